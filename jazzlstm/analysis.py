@@ -1,0 +1,292 @@
+"""From raw note tracks to a Score: melody-track choice, skyline, chord timeline.
+
+Pure functions over :class:`Track` lists (already in quantized beats); the readers in
+``midi_io`` and ``musicxml_io`` feed them, so both formats share one set of rules.
+
+Melody-track heuristic (documented for ``jazzlstm inspect``): a candidate is a pitched
+(non-drum) track with at least ``MIN_MELODY_NOTES`` notes. Its score is
+``2 * monophony + pitch term + name term + program term + 0.5 * coverage`` where monophony is
+the share of notes that do not overlap another note of the track, the pitch term rewards a
+high mean pitch ((mean - 55) / 15, clipped to [-1, 1]), the name term is +1 for names such as
+lead/melody/solo/sax/trumpet/voice/vocal/flute/guitar and -1.5 for bass/drum/pad/comp/chord/
+strings/left, the program term is -1.5 for General MIDI bass programs (32-39), and coverage is
+the share of the piece's length the track is sounding. The highest score wins; a user override
+(``--melody-track`` index or name) beats the heuristic.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+from .errors import InputFileError
+from .harmony import chord_label, recognize_chord
+from .score import STEPS_PER_BEAT, Chord, Note, Score, TimeSignature, bar_starts, quantize
+
+MIN_MELODY_NOTES = 8
+MELODY_CHORD_QUALITIES = ("", "m", "7", "m7", "maj7")
+_STEP = 1.0 / STEPS_PER_BEAT
+_LEAD_NAMES = re.compile(r"lead|melod|solo|sax|trumpet|horn|voice|vocal|sing|flute|clarinet|violin|fiddle|guitar|soprano|tune|theme|right", re.I)
+_NOT_LEAD_NAMES = re.compile(r"bass|drum|perc|pad|comp|chord|string|left|accomp|rhythm", re.I)
+
+
+@dataclass(frozen=True)
+class Track:
+    """One source track: its position among the file's note tracks, name, program and notes."""
+
+    index: int
+    name: str
+    program: int
+    is_drum: bool
+    notes: tuple[Note, ...]
+
+
+@dataclass(frozen=True)
+class TrackStats:
+    """What the melody heuristic saw in one track (shown by ``jazzlstm inspect``)."""
+
+    index: int
+    name: str
+    program: int
+    is_drum: bool
+    notes: int
+    mean_pitch: float
+    monophony: float
+    coverage: float
+    score: float | None  # None: not a candidate (drums or too few notes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def track_stats(track: Track, piece_end: float) -> TrackStats:
+    """Monophony, mean pitch, coverage and the melody score of one track."""
+    notes = sorted(track.notes)
+    n = len(notes)
+    mean_pitch = sum(x.pitch for x in notes) / n if n else 0.0
+    overlapping = _overlapping_count(notes)
+    monophony = 1.0 - overlapping / n if n else 0.0
+    coverage = _covered_length(notes) / piece_end if piece_end > 0 else 0.0
+    score: float | None = None
+    if not track.is_drum and n >= MIN_MELODY_NOTES:
+        pitch_term = max(-1.0, min(1.0, (mean_pitch - 55.0) / 15.0))
+        name_term = 0.0
+        if _NOT_LEAD_NAMES.search(track.name):
+            name_term = -1.5
+        elif _LEAD_NAMES.search(track.name):
+            name_term = 1.0
+        program_term = -1.5 if 32 <= track.program <= 39 else 0.0
+        score = round(2.0 * monophony + pitch_term + name_term + program_term + 0.5 * coverage, 4)
+    return TrackStats(track.index, track.name, track.program, track.is_drum, n,
+                      round(mean_pitch, 2), round(monophony, 4), round(min(coverage, 1.0), 4), score)
+
+
+def _overlapping_count(notes: Sequence[Note]) -> int:
+    """Notes (sorted by onset) that overlap another note of the track by more than a grid step."""
+    flagged = [False] * len(notes)
+    latest_end, latest = float("-inf"), -1
+    for i, note in enumerate(notes):
+        if note.start < latest_end - _STEP + 1e-9:
+            flagged[i] = flagged[latest] = True
+        if note.end > latest_end:
+            latest_end, latest = note.end, i
+    return sum(flagged)
+
+
+def _covered_length(notes: Sequence[Note]) -> float:
+    covered, cursor = 0.0, -1.0
+    for note in notes:
+        start = max(note.start, cursor)
+        if note.end > start:
+            covered += note.end - start
+            cursor = note.end
+    return covered
+
+
+def choose_melody_track(tracks: Sequence[Track], override: int | str | None, path: str,
+                        piece_end: float) -> tuple[int, str, list[TrackStats]]:
+    """Pick the melody track: (position in ``tracks``, reason, stats of every track)."""
+    stats = [track_stats(t, piece_end) for t in tracks]
+    if override is not None:
+        position = _resolve_override(tracks, override, path)
+        return position, f"chosen by --melody-track {override!r}", stats
+    candidates = [(s.score, -i, i) for i, s in enumerate(stats) if s.score is not None]
+    if not candidates:
+        if all(t.is_drum for t in tracks):
+            raise InputFileError(path, "drums only (no pitched track)")
+        raise InputFileError(path, f"no melody (no pitched track with at least {MIN_MELODY_NOTES} notes)")
+    _, _, best = max(candidates)
+    s = stats[best]
+    reason = (f"highest melody score {s.score:.2f} (monophony {s.monophony:.2f}, "
+              f"mean pitch {s.mean_pitch:.1f}, coverage {s.coverage:.2f}"
+              + (f", name {s.name!r}" if s.name else "") + ")")
+    return best, reason, stats
+
+
+def _resolve_override(tracks: Sequence[Track], override: int | str, path: str) -> int:
+    listing = ", ".join(f"{t.index} {t.name!r}" for t in tracks)
+    if isinstance(override, int) or (isinstance(override, str) and override.strip().lstrip("-").isdigit()):
+        index = int(override)
+        for position, track in enumerate(tracks):
+            if track.index == index:
+                if track.is_drum:
+                    raise InputFileError(path, f"--melody-track {index} is a drum track (tracks: {listing})")
+                return position
+        raise InputFileError(path, f"--melody-track {index}: no such track (tracks: {listing})")
+    wanted = str(override).strip().lower()
+    exact = [p for p, t in enumerate(tracks) if t.name.strip().lower() == wanted]
+    partial = [p for p, t in enumerate(tracks) if wanted in t.name.lower()]
+    matches = exact or partial
+    if not matches:
+        raise InputFileError(path, f"--melody-track {override!r}: no track of that name (tracks: {listing})")
+    return matches[0]
+
+
+def skyline(notes: Sequence[Note]) -> tuple[Note, ...]:
+    """Reduce a polyphonic line to its top voice, monophonic and sorted.
+
+    At each onset the highest pitch wins. A lower note that starts while a higher note is
+    still sounding is dropped when the higher note covers more than half of it (it is an
+    inner voice); otherwise the higher note is cut at the new onset (legato overlap). Every
+    kept note is cut at the next kept onset, so onsets never collide.
+    """
+    by_onset: dict[float, Note] = {}
+    for note in notes:
+        if note.duration <= 0:
+            continue
+        current = by_onset.get(note.start)
+        if current is None or note.pitch > current.pitch:
+            by_onset[note.start] = note
+    kept: list[Note] = []
+    for note in (by_onset[k] for k in sorted(by_onset)):
+        if kept:
+            last = kept[-1]
+            if note.start < last.end and note.pitch < last.pitch:
+                covered = min(last.end, note.end) - note.start
+                if covered > 0.5 * note.duration:
+                    continue
+        kept.append(note)
+    result = []
+    for i, note in enumerate(kept):
+        end = note.end
+        if i + 1 < len(kept):
+            end = min(end, kept[i + 1].start)
+        result.append(Note(note.start, quantize(end - note.start), note.pitch, note.velocity))
+    return tuple(n for n in result if n.duration > 0)
+
+
+def chord_segments(bar_lines: Sequence[float], time_signatures: Sequence[TimeSignature],
+                   end: float) -> list[tuple[float, float]]:
+    """Half-bar segments (whole bars in odd meters such as 3/4), covering 0..end."""
+    sigs = sorted(time_signatures, key=lambda t: t.start)
+    segments = []
+    for i, start in enumerate(bar_lines):
+        stop = bar_lines[i + 1] if i + 1 < len(bar_lines) else max(end, start + _STEP)
+        sig = next((s for s in reversed(sigs) if s.start <= start + 1e-9), sigs[0])
+        if sig.numerator % 2 == 0 and stop - start >= 2.0 - 1e-9:
+            middle = quantize(start + (stop - start) / 2)
+            segments += [(start, middle), (middle, stop)]
+        else:
+            segments.append((start, stop))
+    return segments
+
+
+def chord_timeline(notes: Sequence[Note], segments: Sequence[tuple[float, float]],
+                   qualities: Sequence[str] | None = None) -> tuple[Chord, ...]:
+    """Recognize one chord per segment from the duration-weighted pitch classes sounding in it.
+
+    Segments where nothing sounds keep the previous chord; equal neighbours are merged.
+    """
+    ordered = sorted(notes)
+    labels: list[tuple[int, str] | None] = []
+    j = 0
+    for start, stop in segments:
+        while j < len(ordered) and ordered[j].end <= start:
+            j += 1  # notes are sorted by start; ends can be unsorted, so only a cheap skip
+        weights: dict[int, float] = defaultdict(float)
+        bass: tuple[int, int] | None = None
+        for note in ordered[j:]:
+            if note.start >= stop:
+                break
+            overlap = min(note.end, stop) - max(note.start, start)
+            if overlap <= 0:
+                continue
+            weights[note.pitch % 12] += overlap
+            if bass is None or note.pitch < bass[0]:
+                bass = (note.pitch, note.pitch % 12)
+        labels.append(recognize_chord(weights, bass[1] if bass else None, qualities))
+    return _merge(segments, labels)
+
+
+def _merge(segments: Sequence[tuple[float, float]], labels: Sequence[tuple[int, str] | None]) -> tuple[Chord, ...]:
+    first = next((lab for lab in labels if lab is not None), None)
+    if first is None:
+        return ()
+    chords: list[Chord] = []
+    current = first
+    for (start, stop), label in zip(segments, labels):
+        label = label or current
+        current = label
+        if chords and (chords[-1].root, chords[-1].quality) == label:
+            last = chords[-1]
+            chords[-1] = Chord(last.start, quantize(stop - last.start), last.root, last.quality)
+        else:
+            chords.append(Chord(start, quantize(stop - start), label[0], label[1]))
+    return tuple(chords)
+
+
+def melody_chords(melody: Sequence[Note], bar_lines: Sequence[float], end: float) -> tuple[Chord, ...]:
+    """Chords inferred from the melody alone, one per bar (for unaccompanied files).
+
+    Only the five common qualities are allowed: passing tones in a melody would otherwise
+    turn into exotic chords.
+    """
+    segments = [(s, bar_lines[i + 1] if i + 1 < len(bar_lines) else max(end, s + _STEP))
+                for i, s in enumerate(bar_lines)]
+    return chord_timeline(melody, segments, MELODY_CHORD_QUALITIES)
+
+
+def build_score(tracks: Sequence[Track], time_signatures: Sequence[TimeSignature], tempo: float,
+                path: str, melody_track: int | str | None = None, info: dict | None = None) -> Score:
+    """Choose the melody, reduce it to one voice and derive chords from everything else."""
+    pitched = [t for t in tracks if t.notes]
+    if not pitched:
+        raise InputFileError(path, "empty (no notes)")
+    piece_end = max(n.end for t in pitched for n in t.notes)
+    position, reason, stats = choose_melody_track(pitched, melody_track, path, piece_end)
+    melody_source = pitched[position]
+    melody = skyline(melody_source.notes)
+    if not melody:
+        raise InputFileError(path, f"no melody (track {melody_source.index} has no sounding notes)")
+    melody_keys = {(n.start, n.pitch) for n in melody}
+    # Everything pitched except the melody line itself accompanies: other tracks, and the
+    # notes under the top voice when melody and chords share one piano track.
+    # A mostly monophonic melody track's few leftover notes are overlaps, not chords.
+    own_chords = stats[position].monophony < 0.8
+    accompaniment = [n for t in pitched if not t.is_drum and (t is not melody_source or own_chords)
+                     for n in t.notes if not (t is melody_source and (n.start, n.pitch) in melody_keys)]
+    sigs = tuple(sorted(time_signatures, key=lambda s: s.start)) or (TimeSignature(0.0),)
+    bar_lines = bar_starts(sigs, piece_end)
+    chords = chord_timeline(accompaniment, chord_segments(bar_lines, sigs, piece_end))
+    chord_source = "accompaniment"
+    if not chords:
+        chords = melody_chords(melody, bar_lines, piece_end)
+        chord_source = "inferred from the melody (no accompaniment)"
+    details = dict(info or {})
+    details.update({
+        "tracks": [s.to_dict() for s in stats],
+        "melody_track": melody_source.index,
+        "melody_track_name": melody_source.name,
+        "melody_reason": reason,
+        "chord_source": chord_source,
+        "bars": len(bar_lines),
+    })
+    return Score(melody=melody, chords=chords, time_signatures=sigs, tempo=tempo, info=details)
+
+
+def describe_chords(chords: Sequence[Chord], limit: int = 16) -> str:
+    """'Dm7 G7 Cmaj7 ...' for display."""
+    labels = [chord_label(c.root, c.quality) for c in chords]
+    more = f" ... (+{len(labels) - limit})" if len(labels) > limit else ""
+    return " ".join(labels[:limit]) + more

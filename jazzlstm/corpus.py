@@ -1,0 +1,249 @@
+"""A folder of MIDI / MusicXML files -> encoded pieces, with a cache, workers and a skip report.
+
+``load_corpus`` finds files recursively, reads each one in a worker pool (a progress bar on
+stderr), encodes it with the chosen encoding and caches the result on disk under a key made
+of the file's content hash and the encoding settings, so a second run reads JSON instead of
+parsing MIDI. Files that cannot be used are skipped with their reason; the summary lists
+them. A folder with no usable file raises :class:`NoUsableFilesError` (CLI exit code 2).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from . import grammar, notes
+from .errors import InputFileError, JazzLSTMError, NoUsableFilesError
+from .fileio import write_json_atomic
+from .midi_io import MIDI_SUFFIXES, read_midi
+from .musicxml_io import MUSICXML_SUFFIXES, read_musicxml
+from .score import Chord, Score, score_from_dict, score_to_dict
+from .vocab import Vocabulary
+
+ENCODINGS = ("grammar", "notes")
+CACHE_VERSION = 1
+"""Bump when reading or encoding changes meaning, so stale cache entries are not reused."""
+SUPPORTED_SUFFIXES = MIDI_SUFFIXES + MUSICXML_SUFFIXES
+
+
+@dataclass(frozen=True)
+class EncodingSettings:
+    """Everything that changes a file's encoded result (and so its cache key)."""
+
+    encoding: str = "grammar"
+    melody_track: int | str | None = None
+    transpose: str = "none"          # notes: 'none', 'key' (to C major / A minor) or an integer
+    augment: tuple[int, ...] = ()    # notes: extra transpositions in semitones
+
+    def __post_init__(self) -> None:
+        if self.encoding not in ENCODINGS:
+            raise JazzLSTMError(f"unknown encoding {self.encoding!r} (choose from {', '.join(ENCODINGS)})")
+        if self.transpose != "none" and self.transpose != "key":
+            try:
+                int(self.transpose)
+            except ValueError:
+                raise JazzLSTMError(f"transpose must be 'none', 'key' or semitones, not {self.transpose!r}") from None
+
+    def cache_key(self) -> str:
+        blob = json.dumps({**asdict(self), "version": CACHE_VERSION}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Piece:
+    """One usable file: its Score and its token sequence(s) (more than one with augmentation)."""
+
+    path: str
+    score: Score
+    sequences: list[list[str]]
+
+    @property
+    def tokens(self) -> list[str]:
+        return self.sequences[0]
+
+
+@dataclass
+class Corpus:
+    """The result of :func:`load_corpus`."""
+
+    pieces: list[Piece]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    settings: EncodingSettings = field(default_factory=EncodingSettings)
+    cache_hits: int = 0
+
+    @property
+    def sequences(self) -> list[list[str]]:
+        return [seq for piece in self.pieces for seq in piece.sequences]
+
+    @property
+    def n_tokens(self) -> int:
+        return sum(len(seq) for seq in self.sequences)
+
+    def vocabulary(self, **kwargs) -> Vocabulary:
+        return Vocabulary.build(self.sequences, **kwargs)
+
+    def progressions(self) -> list[tuple[Chord, ...]]:
+        """The chord timelines of all pieces (used to pick a progression to generate over)."""
+        return [piece.score.chords for piece in self.pieces if piece.score.chords]
+
+    def summary(self) -> str:
+        """Multi-line report: counts, cache use, and every skipped file with its reason."""
+        total = len(self.pieces) + len(self.skipped)
+        lines = [f"read {total} file(s): {len(self.pieces)} usable, {len(self.skipped)} skipped; "
+                 f"{self.n_tokens} tokens ({self.settings.encoding}); {self.cache_hits} from cache"]
+        lines += [f"  skipped {path}: {reason}" for path, reason in self.skipped]
+        if self.ignored:
+            lines.append(f"  ignored {len(self.ignored)} file(s) that are not MIDI/MusicXML by name "
+                         f"(e.g. {self.ignored[0]})")
+        return "\n".join(lines)
+
+
+def default_cache_dir() -> Path:
+    """``$JAZZLSTM_CACHE_DIR``, else ``$XDG_CACHE_HOME/jazzlstm``, else ``~/.cache/jazzlstm``."""
+    if os.environ.get("JAZZLSTM_CACHE_DIR"):
+        return Path(os.environ["JAZZLSTM_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "jazzlstm"
+
+
+def find_files(path: str | Path) -> tuple[list[Path], list[Path]]:
+    """(supported files sorted by path, other files) under ``path`` (a file or a folder)."""
+    path = Path(path)
+    if path.is_file():
+        return [path], []
+    if not path.is_dir():
+        raise JazzLSTMError(f"{path}: no such file or folder")
+    found, other = [], []
+    for candidate in sorted(p for p in path.rglob("*") if p.is_file()):
+        if any(part.startswith(".") for part in candidate.relative_to(path).parts):
+            continue  # hidden files and folders (.git, editor swap files) are not music
+        (found if candidate.suffix.lower() in SUPPORTED_SUFFIXES else other).append(candidate)
+    return found, other
+
+
+def read_score(path: str | Path, melody_track: int | str | None = None, data: bytes | None = None) -> Score:
+    """Read one MIDI or MusicXML file by its suffix (MIDI also when the suffix is unknown)."""
+    if Path(path).suffix.lower() in MUSICXML_SUFFIXES:
+        return read_musicxml(path, melody_track)
+    return read_midi(path, melody_track, data)
+
+
+def encode_score(score: Score, settings: EncodingSettings) -> list[list[str]]:
+    """Token sequence(s) of one score under ``settings``."""
+    if settings.encoding == "grammar":
+        return [grammar.encode(score)]
+    if settings.transpose == "key":
+        shift = notes.key_transposition(score)
+    elif settings.transpose == "none":
+        shift = 0
+    else:
+        shift = int(settings.transpose)
+    sequences = [notes.encode(score, shift)]
+    sequences += [seq for extra, seq in notes.augmentations(score, (shift + a for a in settings.augment)) if extra != shift]
+    return sequences
+
+
+def process_file(path: str, settings: EncodingSettings, cache_dir: str | None) -> dict:
+    """Read, encode and cache one file. Returns a JSON-ready record; never raises for bad input."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return {"path": path, "skip": f"cannot read ({exc.strerror or exc})"}
+    cache_file = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(data).hexdigest()
+        cache_file = Path(cache_dir) / settings.cache_key() / digest[:2] / f"{digest}.json"
+        if cache_file.is_file():
+            try:
+                record = json.loads(cache_file.read_text(encoding="utf-8"))
+                return {**record, "path": path, "cached": True}
+            except (OSError, ValueError):
+                pass  # a damaged cache entry is simply recomputed
+    try:
+        score = read_score(path, settings.melody_track, data)
+        record = {"score": score_to_dict(score), "sequences": encode_score(score, settings)}
+    except InputFileError as exc:
+        record = {"skip": exc.reason}
+    except ValueError as exc:
+        record = {"skip": f"cannot encode ({exc})"}
+    if cache_file is not None:
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(cache_file, record)
+        except OSError:
+            pass  # a read-only cache must not stop training
+    return {**record, "path": path, "cached": False}
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # forkserver/spawn, not fork: the parent may already run TensorFlow threads.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _run(paths: Sequence[str], settings: EncodingSettings, cache_dir: str | None, workers: int,
+         progress: bool) -> list[dict]:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(paths), desc="reading music", unit="file", disable=not progress, leave=False)
+    records: list[dict | None] = [None] * len(paths)
+    try:
+        if workers <= 1:
+            for i, path in enumerate(paths):
+                records[i] = process_file(path, settings, cache_dir)
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+                futures = {pool.submit(process_file, path, settings, cache_dir): i for i, path in enumerate(paths)}
+                for future in as_completed(futures):
+                    records[futures[future]] = future.result()
+                    bar.update()
+    finally:
+        bar.close()
+    return [r for r in records if r is not None]
+
+
+def load_corpus(path: str | Path | Iterable[str | Path], encoding: str = "grammar",
+                melody_track: int | str | None = None, transpose: str = "none",
+                augment: Sequence[int] = (), workers: int | None = None, cache: bool | str | Path = True,
+                progress: bool = True) -> Corpus:
+    """Read every MIDI/MusicXML file under ``path`` (a file, a folder, or a list of either).
+
+    ``workers``: processes to use (default: one per core, in-process for small corpora).
+    ``cache``: True for :func:`default_cache_dir`, a folder, or False to always re-read.
+    """
+    settings = EncodingSettings(encoding, melody_track, str(transpose), tuple(int(a) for a in augment))
+    roots = [path] if isinstance(path, (str, Path)) else list(path)
+    files: list[Path] = []
+    ignored: list[Path] = []
+    for root in roots:
+        found, other = find_files(root)
+        files += found
+        ignored += other
+    if not files:
+        where = ", ".join(str(r) for r in roots)
+        raise NoUsableFilesError(f"{where}: no MIDI or MusicXML files found "
+                                 f"(looked for {', '.join(SUPPORTED_SUFFIXES)})")
+    cache_dir = None
+    if cache:
+        cache_dir = str(default_cache_dir() if cache is True else Path(cache))
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 8) if len(files) >= 8 else 1
+    records = _run([str(f) for f in files], settings, cache_dir, max(1, int(workers)), progress)
+    corpus = Corpus(pieces=[], settings=settings, ignored=[str(p) for p in ignored])
+    for record in records:
+        corpus.cache_hits += bool(record.get("cached"))
+        if "skip" in record:
+            corpus.skipped.append((record["path"], record["skip"]))
+        else:
+            corpus.pieces.append(Piece(record["path"], score_from_dict(record["score"]), record["sequences"]))
+    if not corpus.pieces:
+        details = "; ".join(f"{Path(p).name}: {r}" for p, r in corpus.skipped[:5])
+        raise NoUsableFilesError(f"no usable files among {len(files)} ({details})")
+    return corpus

@@ -1,0 +1,44 @@
+"""Exceptions that carry a one-line message meant for the user.
+
+The CLI prints ``jazzlstm: error: <message>`` for any :class:`JazzLSTMError` and exits
+non-zero; anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class JazzLSTMError(Exception):
+    """Base class: a problem with the user's input or environment, not a bug."""
+
+    exit_code = 1
+
+
+class InputFileError(JazzLSTMError):
+    """One input file cannot be used (not MIDI, corrupt, empty, drums only, no melody...)."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class NoUsableFilesError(JazzLSTMError):
+    """A corpus folder produced no usable file at all."""
+
+    exit_code = 2
+
+
+class BadChordError(JazzLSTMError, ValueError):
+    """A chord name that cannot be parsed."""
+
+
+class UnknownTokenError(JazzLSTMError, KeyError):
+    """Tokens that are not in a vocabulary."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class OutputExistsError(JazzLSTMError):
+    """Refusing to overwrite a file the user made without ``--force``."""

@@ -1,0 +1,47 @@
+"""Atomic file writes and the overwrite guard shared by every writer."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import JazzLSTMError, OutputExistsError
+
+
+def check_writable(path: str | Path, force: bool) -> Path:
+    """Refuse to overwrite without ``force`` and fail early if the folder cannot be written."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: already exists (use --force to overwrite)")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise JazzLSTMError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise JazzLSTMError(f"{path}: folder {folder} is not writable")
+    return path
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    write_bytes_atomic(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8"))

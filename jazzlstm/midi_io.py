@@ -1,0 +1,129 @@
+"""The only module that reads and writes MIDI (with pretty_midi).
+
+Reading turns every note track into :class:`~jazzlstm.analysis.Track` in quantized beats
+(ticks / resolution, so tempo changes never distort rhythm) and hands them to
+:func:`~jazzlstm.analysis.build_score`. Writing renders a :class:`Score` as a melody track,
+a comping piano track and a bass track at one tempo, atomically.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import pretty_midi
+
+from .analysis import Track, build_score
+from .errors import InputFileError
+from .fileio import atomic_path, check_writable
+from .harmony import voicing
+from .score import STEPS_PER_BEAT, Note, Score, TimeSignature, quantize
+
+MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")
+_STEP = 1.0 / STEPS_PER_BEAT
+
+
+def load_midi(path: str | Path, data: bytes | None = None) -> pretty_midi.PrettyMIDI:
+    """Parse a MIDI file (or its bytes), turning every failure into a one-line InputFileError."""
+    path = str(path)
+    if data is None:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise InputFileError(path, f"cannot read ({exc.strerror or exc})") from None
+    if not data:
+        raise InputFileError(path, "empty file (0 bytes)")
+    if not (data.startswith(b"MThd") or (data.startswith(b"RIFF") and b"MThd" in data[:64])):
+        raise InputFileError(path, "not a MIDI file (no MThd header)")
+    if data.startswith(b"RIFF"):  # RMID wrapper: the standard MIDI file sits inside
+        data = data[data.index(b"MThd"):]
+    try:
+        with warnings.catch_warnings():
+            # pretty_midi warns about meta events on non-zero tracks: harmless, and noisy.
+            warnings.simplefilter("ignore")
+            return pretty_midi.PrettyMIDI(io.BytesIO(data))
+    except Exception as exc:  # mido/pretty_midi raise many types for broken files
+        detail = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise InputFileError(path, f"corrupt MIDI file ({detail})") from None
+
+
+def midi_tracks(pm: pretty_midi.PrettyMIDI) -> list[Track]:
+    """Every instrument as a Track of notes in quantized beats (zero-length notes get one step)."""
+    resolution = float(pm.resolution)
+    tracks = []
+    for index, inst in enumerate(pm.instruments):
+        notes = []
+        for n in inst.notes:
+            start = quantize(pm.time_to_tick(n.start) / resolution)
+            end = quantize(pm.time_to_tick(n.end) / resolution)
+            duration = max(end - start, _STEP)  # a zero-length note still was played
+            notes.append(Note(start, quantize(duration), int(n.pitch), int(n.velocity)))
+        name = inst.name.strip() or ("Drums" if inst.is_drum else pretty_midi.program_to_instrument_name(inst.program))
+        tracks.append(Track(index, name, int(inst.program), bool(inst.is_drum), tuple(sorted(notes))))
+    return tracks
+
+
+def time_signatures(pm: pretty_midi.PrettyMIDI) -> tuple[TimeSignature, ...]:
+    """Time signatures in beats; 4/4 from the start when the file has none."""
+    resolution = float(pm.resolution)
+    sigs = [TimeSignature(quantize(pm.time_to_tick(ts.time) / resolution), ts.numerator, ts.denominator)
+            for ts in pm.time_signature_changes]
+    if not sigs or sigs[0].start > 0:
+        sigs.insert(0, TimeSignature(0.0))
+    # Several signatures at one position: the last written wins.
+    unique: dict[float, TimeSignature] = {s.start: s for s in sigs}
+    return tuple(unique[k] for k in sorted(unique))
+
+
+def read_midi(path: str | Path, melody_track: int | str | None = None, data: bytes | None = None) -> Score:
+    """Read a MIDI file into a Score (melody + chords). Raises InputFileError with the reason."""
+    pm = load_midi(path, data)
+    tracks = midi_tracks(pm)
+    if not any(t.notes for t in tracks):
+        raise InputFileError(str(path), "empty (no notes)")
+    if all(t.is_drum for t in tracks if t.notes):
+        raise InputFileError(str(path), "drums only (no pitched track)")
+    times, tempi = pm.get_tempo_changes()
+    tempo = float(tempi[0]) if len(tempi) else 120.0
+    info = {
+        "format": "midi",
+        "tempo_changes": [[round(pm.time_to_tick(float(t)) / pm.resolution, 3), round(float(b), 2)]
+                          for t, b in zip(times, tempi)],
+    }
+    return build_score(tracks, time_signatures(pm), tempo, str(path), melody_track, info)
+
+
+def score_to_midi(score: Score, tempo: float | None = None, melody_program: int = 65,
+                  comp_program: int = 0, bass_program: int = 32, with_bass: bool = True) -> pretty_midi.PrettyMIDI:
+    """Render melody, comping chords and a root-note bass line (one tempo, beats -> seconds)."""
+    bpm = float(tempo or score.tempo or 120.0)
+    seconds = 60.0 / bpm
+    pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    for sig in score.time_signatures:
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(sig.numerator, sig.denominator, sig.start * seconds))
+    melody = pretty_midi.Instrument(program=melody_program, name="Melody")
+    for note in score.melody:
+        melody.notes.append(pretty_midi.Note(int(note.velocity), int(note.pitch), note.start * seconds, note.end * seconds))
+    pm.instruments.append(melody)
+    if score.chords:
+        comp = pretty_midi.Instrument(program=comp_program, name="Chords")
+        bass = pretty_midi.Instrument(program=bass_program, name="Bass")
+        for chord in score.chords:
+            start, end = chord.start * seconds, chord.end * seconds
+            low_root, *upper = voicing(chord.root, chord.quality, low=52)
+            for pitch in upper:
+                comp.notes.append(pretty_midi.Note(62, pitch, start, end))
+            bass.notes.append(pretty_midi.Note(80, low_root, start, end))
+        pm.instruments.append(comp)
+        if with_bass:
+            pm.instruments.append(bass)
+    return pm
+
+
+def write_midi(score: Score, path: str | Path, tempo: float | None = None, force: bool = False, **render) -> Path:
+    """Write ``score`` as MIDI atomically; refuses to overwrite an existing file without ``force``."""
+    path = check_writable(path, force)
+    pm = score_to_midi(score, tempo, **render)
+    with atomic_path(path) as tmp:
+        pm.write(str(tmp))
+    return path

@@ -1,0 +1,34 @@
+"""Packaging for jazzlstm."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+
+def read_version() -> str:
+    """Read __version__ from the package without importing it (importing needs the deps)."""
+    for line in (HERE / "jazzlstm" / "_version.py").read_text().splitlines():
+        if line.startswith("__version__"):
+            return line.split("=")[1].strip().strip('"')
+    raise RuntimeError("no __version__ in jazzlstm/_version.py")
+
+
+setup(
+    name="jazzlstm",
+    version=read_version(),
+    description="Learn and generate music sequences (jazz solos, tunes, text) with recurrent networks",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["jazzlstm", "jazzlstm.*"]),
+    include_package_data=True,
+    package_data={"jazzlstm": ["pretrained/**/*"]},
+    python_requires=">=3.10",
+    install_requires=[
+        line.strip()
+        for line in (HERE / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ],
+    extras_require={"test": ["pytest>=7"]},
+    entry_points={"console_scripts": ["jazzlstm=jazzlstm.cli:main"]},
+)
