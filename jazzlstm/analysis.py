@@ -15,6 +15,7 @@ the share of the piece's length the track is sounding. The highest score wins; a
 """
 from __future__ import annotations
 
+import bisect
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -124,6 +125,11 @@ def choose_melody_track(tracks: Sequence[Track], override: int | str | None, pat
     return best, reason, stats
 
 
+def _is_bass(track: Track) -> bool:
+    """A bass by General MIDI program (32-39) or by name."""
+    return 32 <= track.program <= 39 or bool(re.search(r"bass", track.name, re.I))
+
+
 def _resolve_override(tracks: Sequence[Track], override: int | str, path: str) -> int:
     listing = ", ".join(f"{t.index} {t.name!r}" for t in tracks)
     if isinstance(override, int) or (isinstance(override, str) and override.strip().lstrip("-").isdigit()):
@@ -193,30 +199,39 @@ def chord_segments(bar_lines: Sequence[float], time_signatures: Sequence[TimeSig
 
 
 def chord_timeline(notes: Sequence[Note], segments: Sequence[tuple[float, float]],
-                   qualities: Sequence[str] | None = None) -> tuple[Chord, ...]:
+                   qualities: Sequence[str] | None = None, bass: Sequence[Note] = ()) -> tuple[Chord, ...]:
     """Recognize one chord per segment from the duration-weighted pitch classes sounding in it.
 
-    Segments where nothing sounds keep the previous chord; equal neighbours are merged.
+    ``bass`` notes (a bass track) do not vote with their full length: a walking line passes
+    through scale tones. The bass note sounding at the segment's start (else its first one)
+    names the preferred root and adds half a segment of weight. Without a bass track the
+    lowest note sounding is the preferred root. Segments where nothing sounds keep the
+    previous chord; equal neighbours are merged.
     """
     ordered = sorted(notes)
+    bass_line = sorted(bass)
     labels: list[tuple[int, str] | None] = []
-    j = 0
     for start, stop in segments:
-        while j < len(ordered) and ordered[j].end <= start:
-            j += 1  # notes are sorted by start; ends can be unsorted, so only a cheap skip
         weights: dict[int, float] = defaultdict(float)
-        bass: tuple[int, int] | None = None
-        for note in ordered[j:]:
-            if note.start >= stop:
-                break
-            overlap = min(note.end, stop) - max(note.start, start)
-            if overlap <= 0:
-                continue
-            weights[note.pitch % 12] += overlap
-            if bass is None or note.pitch < bass[0]:
-                bass = (note.pitch, note.pitch % 12)
-        labels.append(recognize_chord(weights, bass[1] if bass else None, qualities))
+        lowest: Note | None = None
+        for note in _sounding(ordered, start, stop):
+            weights[note.pitch % 12] += min(note.end, stop) - max(note.start, start)
+            if lowest is None or note.pitch < lowest.pitch:
+                lowest = note
+        bass_pc = lowest.pitch % 12 if lowest else None
+        walking = _sounding(bass_line, start, stop)
+        if walking:
+            first = next((n for n in walking if n.start <= start + 1e-9), walking[0])
+            bass_pc = first.pitch % 12
+            weights[bass_pc] += 0.5 * (stop - start)
+        labels.append(recognize_chord(weights, bass_pc, qualities))
     return _merge(segments, labels)
+
+
+def _sounding(ordered: Sequence[Note], start: float, stop: float) -> list[Note]:
+    """Notes (sorted by onset) that overlap [start, stop)."""
+    hi = bisect.bisect_left(ordered, stop - 1e-9, key=lambda n: n.start)
+    return [n for n in ordered[:hi] if n.end > start + 1e-9]
 
 
 def _merge(segments: Sequence[tuple[float, float]], labels: Sequence[tuple[int, str] | None]) -> tuple[Chord, ...]:
@@ -264,11 +279,19 @@ def build_score(tracks: Sequence[Track], time_signatures: Sequence[TimeSignature
     # notes under the top voice when melody and chords share one piano track.
     # A mostly monophonic melody track's few leftover notes are overlaps, not chords.
     own_chords = stats[position].monophony < 0.8
-    accompaniment = [n for t in pitched if not t.is_drum and (t is not melody_source or own_chords)
-                     for n in t.notes if not (t is melody_source and (n.start, n.pitch) in melody_keys)]
+    accompaniment: list[Note] = []
+    bass: list[Note] = []
+    for track, track_stats_ in zip(pitched, stats):
+        if track.is_drum or (track is melody_source and not own_chords):
+            continue
+        kept = [n for n in track.notes if not (track is melody_source and (n.start, n.pitch) in melody_keys)]
+        is_bass = track is not melody_source and (_is_bass(track) or track_stats_.mean_pitch < 48)
+        (bass if is_bass and track_stats_.monophony >= 0.8 else accompaniment).extend(kept)
+    if not accompaniment:  # a bass line alone still outlines the harmony
+        accompaniment, bass = bass, []
     sigs = tuple(sorted(time_signatures, key=lambda s: s.start)) or (TimeSignature(0.0),)
     bar_lines = bar_starts(sigs, piece_end)
-    chords = chord_timeline(accompaniment, chord_segments(bar_lines, sigs, piece_end))
+    chords = chord_timeline(accompaniment, chord_segments(bar_lines, sigs, piece_end), bass=bass)
     chord_source = "accompaniment"
     if not chords:
         chords = melody_chords(melody, bar_lines, piece_end)

@@ -158,7 +158,8 @@ def process_file(path: str, settings: EncodingSettings, cache_dir: str | None) -
     cache_file = None
     if cache_dir is not None:
         digest = hashlib.sha256(data).hexdigest()
-        cache_file = Path(cache_dir) / settings.cache_key() / digest[:2] / f"{digest}.json"
+        reader = "musicxml" if Path(path).suffix.lower() in MUSICXML_SUFFIXES else "midi"
+        cache_file = Path(cache_dir) / settings.cache_key() / reader / digest[:2] / f"{digest}.json"
         if cache_file.is_file():
             try:
                 record = json.loads(cache_file.read_text(encoding="utf-8"))

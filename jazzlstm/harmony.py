@@ -10,25 +10,29 @@ import re
 from functools import lru_cache
 from typing import Iterable, Mapping
 
+import numpy as np
+
 from .errors import BadChordError
 
 NOTE_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 _LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 # Chord qualities: intervals above the root. The canonical suffix is the key.
+# Order matters for ties: sevenths come before sixths, so a rootless comping voicing with
+# both the seventh and the thirteenth (A-D-Eb over F) reads as F7, as a jazz player hears it.
 CHORD_TEMPLATES: Mapping[str, tuple[int, ...]] = {
     "": (0, 4, 7),
     "m": (0, 3, 7),
     "dim": (0, 3, 6),
     "aug": (0, 4, 8),
-    "sus4": (0, 5, 7),
-    "6": (0, 4, 7, 9),
-    "m6": (0, 3, 7, 9),
     "7": (0, 4, 7, 10),
     "maj7": (0, 4, 7, 11),
     "m7": (0, 3, 7, 10),
     "m7b5": (0, 3, 6, 10),
     "dim7": (0, 3, 6, 9),
+    "sus4": (0, 5, 7),
+    "6": (0, 4, 7, 9),
+    "m6": (0, 3, 7, 9),
     "mmaj7": (0, 3, 7, 11),
     "7sus4": (0, 5, 7, 10),
 }
@@ -58,7 +62,7 @@ _QUALITY_ALIASES = {
     "dim": "dim", "o": "dim", "°": "dim",
     "aug": "aug", "+": "aug",
     "sus": "sus4", "sus4": "sus4",
-    "6": "6", "maj6": "6", "M6": "6",
+    "6": "6", "maj6": "6", "M6": "6", "6/9": "6", "69": "6",
     "m6": "m6", "min6": "m6", "-6": "m6",
     "7": "7", "dom7": "7", "9": "7", "13": "7", "11": "7",
     "maj7": "maj7", "M7": "maj7", "Maj7": "maj7", "Δ": "maj7", "Δ7": "maj7", "maj9": "maj7",
@@ -70,6 +74,7 @@ _QUALITY_ALIASES = {
     "7sus4": "7sus4", "7sus": "7sus4", "9sus4": "7sus4",
 }
 
+_EXTENSIONS_RE = re.compile(r"(?:[#b♯♭+-]?(?:5|6|9|11|13)|add(?:2|4|9|11|13)|alt)+")
 _CHORD_RE = re.compile(r"^([A-Ga-g])([#b♯♭]*)(.*?)(?:/([A-Ga-g][#b♯♭]*))?$")
 
 
@@ -110,7 +115,7 @@ def parse_chord(label: str) -> tuple[int, str]:
     if quality is None:
         # Keep the part we understand: 'G7b9' -> '7', 'Cmaj7#11' -> 'maj7'.
         for alias in sorted(_QUALITY_ALIASES, key=len, reverse=True):
-            if alias and suffix.startswith(alias) and re.fullmatch(r"[#b♯♭]?\d+.*|add\d+.*|alt", suffix[len(alias):] or "0"):
+            if suffix.startswith(alias) and _EXTENSIONS_RE.fullmatch(suffix[len(alias):] or "9"):
                 quality = _QUALITY_ALIASES[alias]
                 break
     if quality is None:
@@ -165,6 +170,19 @@ def note_type(pitch: int, root: int, quality: str) -> str:
     return "X"
 
 
+@lru_cache(maxsize=64)
+def _template_matrix(qualities: tuple[str, ...]) -> tuple[np.ndarray, tuple[tuple[int, str], ...]]:
+    """One 0/1 row of pitch classes per (root, quality), in template order then root order."""
+    rows, labels = [], []
+    for quality in qualities:
+        for root in range(12):
+            row = np.zeros(12)
+            row[[(root + i) % 12 for i in CHORD_TEMPLATES[quality]]] = 1.0
+            rows.append(row)
+            labels.append((root, quality))
+    return np.array(rows), tuple(labels)
+
+
 def recognize_chord(weights: Mapping[int, float], bass_pc: int | None = None,
                     qualities: Iterable[str] | None = None) -> tuple[int, str] | None:
     """Best (root, quality) for duration-weighted pitch classes, or None if there is nothing.
@@ -172,27 +190,23 @@ def recognize_chord(weights: Mapping[int, float], bass_pc: int | None = None,
     Score = weight inside the template - 0.6 * weight outside it - a small penalty per missing
     template tone; the bass note gets a bonus as root because comping usually puts it there.
     Ties go to simpler chords (triads before sevenths) through the template order;
-    ``qualities`` restricts the candidates.
+    ``qualities`` restricts the candidates. Vectorized: it runs once per half bar per file.
     """
-    total = sum(weights.values())
+    vector = np.zeros(12)
+    for pc, weight in weights.items():
+        vector[pc % 12] += weight
+    total = vector.sum()
     if total <= 0:
         return None
-    best: tuple[float, int, str] | None = None
-    allowed = CHORD_TEMPLATES if qualities is None else {q: CHORD_TEMPLATES[q] for q in qualities}
-    for quality, intervals in allowed.items():
-        for root in range(12):
-            tones = {(root + i) % 12 for i in intervals}
-            inside = sum(w for pc, w in weights.items() if pc in tones)
-            outside = total - inside
-            missing = sum(1 for t in tones if weights.get(t, 0) <= 0)
-            score = inside - 0.6 * outside - 0.25 * total * missing / len(tones)
-            score += 0.1 * weights.get(root, 0)
-            if bass_pc is not None and root == bass_pc:
-                score += 0.15 * total
-            if best is None or score > best[0] + 1e-9:
-                best = (score, root, quality)
-    assert best is not None
-    return best[1], best[2]
+    matrix, labels = _template_matrix(tuple(CHORD_TEMPLATES) if qualities is None else tuple(qualities))
+    inside = matrix @ vector
+    missing = matrix @ (vector <= 0) / matrix.sum(axis=1)
+    roots = np.array([root for root, _ in labels])
+    score = inside - 0.6 * (total - inside) - 0.25 * total * missing + 0.1 * vector[roots]
+    if bass_pc is not None:
+        score += 0.3 * total * (roots == bass_pc)
+    best = int(np.argmax(score - 1e-9 * np.arange(len(score))))  # first of equal scores wins
+    return labels[best]
 
 
 # Krumhansl-Kessler key profiles, used to transpose material to a common key.

@@ -4,6 +4,11 @@ Reading turns every note track into :class:`~jazzlstm.analysis.Track` in quantiz
 (ticks / resolution, so tempo changes never distort rhythm) and hands them to
 :func:`~jazzlstm.analysis.build_score`. Writing renders a :class:`Score` as a melody track,
 a comping piano track and a bass track at one tempo, atomically.
+
+Zero-length notes: a note shorter than one grid step gets one step. A note-on and note-off
+on the very same tick is ambiguous in MIDI; pretty_midi keeps such a note open until the
+next note-off of that pitch (or drops it), and the skyline then cuts it at the next melody
+onset, so the melody stays monophonic with positive durations either way.
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import io
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pretty_midi
 
 from .analysis import Track, build_score
@@ -47,17 +53,31 @@ def load_midi(path: str | Path, data: bytes | None = None) -> pretty_midi.Pretty
         raise InputFileError(path, f"corrupt MIDI file ({detail})") from None
 
 
+def seconds_to_beats(pm: pretty_midi.PrettyMIDI, times: np.ndarray) -> np.ndarray:
+    """Map times in seconds to quarter-note beats through the tempo map (vectorized).
+
+    Equivalent to ``pm.time_to_tick(t) / pm.resolution`` without a Python call per note.
+    """
+    change_times, tempi = pm.get_tempo_changes()
+    if len(change_times) == 0:
+        change_times, tempi = np.array([0.0]), np.array([120.0])
+    beats_per_second = tempi / 60.0
+    start_beats = np.concatenate([[0.0], np.cumsum(np.diff(change_times) * beats_per_second[:-1])])
+    segment = np.clip(np.searchsorted(change_times, times, side="right") - 1, 0, None)
+    return start_beats[segment] + (times - change_times[segment]) * beats_per_second[segment]
+
+
 def midi_tracks(pm: pretty_midi.PrettyMIDI) -> list[Track]:
-    """Every instrument as a Track of notes in quantized beats (zero-length notes get one step)."""
-    resolution = float(pm.resolution)
+    """Every instrument as a Track of notes in quantized beats (notes under one step get one step)."""
     tracks = []
     for index, inst in enumerate(pm.instruments):
         notes = []
-        for n in inst.notes:
-            start = quantize(pm.time_to_tick(n.start) / resolution)
-            end = quantize(pm.time_to_tick(n.end) / resolution)
-            duration = max(end - start, _STEP)  # a zero-length note still was played
-            notes.append(Note(start, quantize(duration), int(n.pitch), int(n.velocity)))
+        if inst.notes:
+            times = np.array([(n.start, n.end) for n in inst.notes], dtype=float)
+            steps = np.rint(seconds_to_beats(pm, times.ravel()).reshape(-1, 2) * STEPS_PER_BEAT).astype(int)
+            for n, (start, end) in zip(inst.notes, steps.tolist()):
+                length = max(end - start, 1)  # a very short note still was played
+                notes.append(Note(start / STEPS_PER_BEAT, length / STEPS_PER_BEAT, int(n.pitch), int(n.velocity)))
         name = inst.name.strip() or ("Drums" if inst.is_drum else pretty_midi.program_to_instrument_name(inst.program))
         tracks.append(Track(index, name, int(inst.program), bool(inst.is_drum), tuple(sorted(notes))))
     return tracks
@@ -65,9 +85,9 @@ def midi_tracks(pm: pretty_midi.PrettyMIDI) -> list[Track]:
 
 def time_signatures(pm: pretty_midi.PrettyMIDI) -> tuple[TimeSignature, ...]:
     """Time signatures in beats; 4/4 from the start when the file has none."""
-    resolution = float(pm.resolution)
-    sigs = [TimeSignature(quantize(pm.time_to_tick(ts.time) / resolution), ts.numerator, ts.denominator)
-            for ts in pm.time_signature_changes]
+    starts = seconds_to_beats(pm, np.array([ts.time for ts in pm.time_signature_changes], dtype=float))
+    sigs = [TimeSignature(quantize(float(b)), ts.numerator, ts.denominator)
+            for b, ts in zip(starts, pm.time_signature_changes)]
     if not sigs or sigs[0].start > 0:
         sigs.insert(0, TimeSignature(0.0))
     # Several signatures at one position: the last written wins.
@@ -87,8 +107,8 @@ def read_midi(path: str | Path, melody_track: int | str | None = None, data: byt
     tempo = float(tempi[0]) if len(tempi) else 120.0
     info = {
         "format": "midi",
-        "tempo_changes": [[round(pm.time_to_tick(float(t)) / pm.resolution, 3), round(float(b), 2)]
-                          for t, b in zip(times, tempi)],
+        "tempo_changes": [[round(float(beat), 3), round(float(bpm), 2)]
+                          for beat, bpm in zip(seconds_to_beats(pm, np.asarray(times, dtype=float)), tempi)],
     }
     return build_score(tracks, time_signatures(pm), tempo, str(path), melody_track, info)
 

@@ -35,14 +35,14 @@ def read_musicxml(path: str | Path, melody_track: int | str | None = None) -> Sc
     for index, part in enumerate(parts):
         flat = part.stripTies().flatten()
         notes = []
+        part_symbols: list[tuple[float, int, str]] = []
         for element in flat.notes:
             if isinstance(element, harmony.ChordSymbol):
-                if not symbols or index == 0 or not tracks:
-                    root = element.root()
-                    if root is not None and element.pitches:
-                        pcs = [p.pitchClass for p in element.pitches]
-                        symbols.append((quantize(float(element.offset)), root.pitchClass,
-                                        quality_for_root(root.pitchClass, pcs)))
+                root = element.root()
+                if root is not None and element.pitches:
+                    pcs = [p.pitchClass for p in element.pitches]
+                    part_symbols.append((quantize(float(element.offset)), root.pitchClass,
+                                         quality_for_root(root.pitchClass, pcs)))
                 continue
             length = quantize(float(element.quarterLength))
             if length <= 0:
@@ -50,6 +50,8 @@ def read_musicxml(path: str | Path, melody_track: int | str | None = None) -> Sc
             start = quantize(float(element.offset))
             for p in element.pitches:
                 notes.append(Note(start, length, int(p.midi), int(element.volume.velocity or 90)))
+        if part_symbols and not symbols:
+            symbols = part_symbols  # the first part that carries chord symbols supplies them
         name = (part.partName or part.id or f"Part {index}") if hasattr(part, "partName") else f"Part {index}"
         tracks.append(Track(index, str(name), 0, False, tuple(sorted(notes))))
     flat_score = parsed.flatten()

@@ -117,8 +117,7 @@ def bar_index(bar_lines: list[float], beat: float) -> int:
 
 def chord_at(chords: tuple[Chord, ...] | list[Chord], beat: float) -> Chord | None:
     """The chord sounding at ``beat`` (the last one starting at or before it)."""
-    starts = [c.start for c in chords]
-    i = bisect.bisect_right(starts, beat + 1e-9) - 1
+    i = bisect.bisect_right(chords, beat + 1e-9, key=lambda c: c.start) - 1
     return chords[i] if i >= 0 else (chords[0] if chords else None)
 
 

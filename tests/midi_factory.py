@@ -83,3 +83,73 @@ def bass_notes(bars: int = 8, progression: Sequence[str] = PROGRESSION) -> list[
 
 def drum_notes(bars: int = 8) -> list[tuple[int, float, float]]:
     return [(42 if beat % 2 else 36, bar * 4.0 + beat * 0.5, 0.25) for bar in range(bars) for beat in range(8)]
+
+
+# --- additions for the data-layer tests (existing helpers above are unchanged) ---------------
+
+
+def lead_notes(seed: int = 0, bars: int = 8, progression: Sequence[str] = PROGRESSION,
+               low: int = 60, high: int = 84) -> list[tuple[int, float, float]]:
+    """Like :func:`melody_notes` but without rests and kept inside ``low..high``.
+
+    A line that sounds on every downbeat is the exact top voice of a piano part whose chords
+    sit below ``low`` (a rest would let a chord tone become the top voice there).
+    """
+    rng = random.Random(seed)
+    notes, pitch = [], (low + high) // 2
+    for bar in range(bars):
+        root, quality = parse_chord(progression[bar % len(progression)])
+        tones = chord_tones(root, quality)
+        step = 0
+        while step < 48:
+            length = min(rng.choice([6, 6, 12, 8, 4]), 48 - step)
+            pitch = min(max(pitch + rng.choice([-4, -3, -2, -1, 1, 2, 3, 4]), low), high)
+            if step == 0:
+                pitch = min((p for p in range(low, high + 1) if p % 12 in tones), key=lambda p: (abs(p - pitch), p))
+            notes.append((pitch, bar * 4 + step / 12, length / 12))
+            step += length
+    return notes
+
+
+def progression_labels(bars: int = 8, progression: Sequence[str] = PROGRESSION) -> list[str]:
+    """The chord label written in each bar by :func:`chord_notes` (canonical spelling)."""
+    from jazzlstm.harmony import chord_label
+
+    return [chord_label(*parse_chord(progression[bar % len(progression)])) for bar in range(bars)]
+
+
+def write_trio(path: Path, seed: int = 0, bars: int = 8, progression: Sequence[str] = PROGRESSION,
+               melody_name: str = "Lead") -> Path:
+    """Melody (track 0), piano block chords (track 1) and a walking bass (track 2)."""
+    return write_tracks(path, [
+        TrackSpec(melody_name, melody_notes(seed, bars, progression), program=65),
+        TrackSpec("Piano", chord_notes(bars, progression), program=0),
+        TrackSpec("Bass", bass_notes(bars, progression), program=33),
+    ])
+
+
+def write_drums_only(path: Path, bars: int = 4) -> Path:
+    return write_tracks(path, [TrackSpec("Drums", drum_notes(bars), is_drum=True)])
+
+
+def write_no_notes(path: Path) -> Path:
+    """A valid MIDI file (header, tempo, an instrument track) without a single note."""
+    return write_tracks(path, [TrackSpec("Piano", [], program=0)])
+
+
+def write_text_as_midi(path: Path) -> Path:
+    path.write_text("These are my notes about Autumn Leaves, not a MIDI file.\n", encoding="utf-8")
+    return path
+
+
+def write_truncated(path: Path, seed: int = 0) -> Path:
+    """A real MIDI file cut in the middle of its track data."""
+    full = write_trio(path, seed)
+    data = full.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def write_empty(path: Path) -> Path:
+    path.write_bytes(b"")
+    return path

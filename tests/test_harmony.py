@@ -1,0 +1,65 @@
+"""Chord names, note types and chord recognition."""
+from __future__ import annotations
+
+import pytest
+
+from jazzlstm.errors import BadChordError
+from jazzlstm.harmony import (CHORD_TEMPLATES, chord_label, chord_tones, estimate_key, note_type, parse_chord,
+                              parse_progression, quality_for_root, recognize_chord)
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("Dm7", (2, "m7")), ("G7", (7, "7")), ("Cmaj7", (0, "maj7")), ("Bb-7", (10, "m7")), ("F#ø", (6, "m7b5")),
+    ("C/E", (0, "")), ("G13", (7, "7")), ("Ebm7b5", (3, "m7b5")), ("Abdim7", (8, "dim7")), ("G7b9", (7, "7")),
+])
+def test_parse_chord(name, expected):
+    assert parse_chord(name) == expected
+
+
+@pytest.mark.parametrize("bad", ["H7", "Cfoo", "", "7", "Dm7x"])
+def test_bad_chord_names(bad):
+    with pytest.raises(BadChordError):
+        parse_chord(bad)
+
+
+def test_progression_and_labels():
+    assert parse_progression("Dm7 G7 | Cmaj7, Cmaj7") == [(2, "m7"), (7, "7"), (0, "maj7"), (0, "maj7")]
+    assert [chord_label(*c) for c in parse_progression("Dm7 G7 Cmaj7")] == ["Dm7", "G7", "Cmaj7"]
+
+
+def test_note_types_over_g7():
+    root, quality = parse_chord("G7")
+    assert [note_type(p, root, quality) for p in (67, 71, 74, 65)] == ["C"] * 4
+    assert note_type(69, root, quality) == "S"   # A: ninth, in G mixolydian
+    assert note_type(70, root, quality) == "A"   # Bb: a semitone under B
+    assert note_type(61, root, quality) == "A"   # C#: a semitone under D
+    assert note_type(63, root, quality) == "A"   # Eb: a semitone over D
+    assert note_type(70, 0, "") == "X"           # Bb over a C triad: no chord, scale or approach tone
+
+
+@pytest.mark.parametrize("quality", list(CHORD_TEMPLATES))
+def test_recognize_every_template_from_its_tones(quality):
+    for root in (0, 5, 10):
+        weights = {pc: 1.0 for pc in chord_tones(root, quality)}
+        assert recognize_chord(weights, bass_pc=root) == (root, quality)
+        assert quality_for_root(root, weights) == quality
+
+
+def test_recognize_nothing():
+    assert recognize_chord({}) is None
+
+
+def test_estimate_key():
+    a_minor = {9: 4, 0: 2, 4: 3, 11: 1, 2: 1, 5: 1, 8: 1}
+    assert estimate_key(a_minor) == (9, "minor")
+    assert estimate_key({0: 3, 4: 2, 7: 2, 5: 1, 2: 1}) == (0, "major")
+
+
+def test_rootless_comping_over_a_walking_bass_reads_as_jazz_changes():
+    from jazzlstm.corpus import read_score
+    from samples import SAMPLES_DIR
+
+    rhythm = read_score(SAMPLES_DIR / "rhythm_changes_bb.mid")
+    assert [c.label for c in rhythm.chords[:4]] == ["Bbmaj7", "G7", "Cm7", "F7"]
+    blues = read_score(SAMPLES_DIR / "blues_in_f.mid")
+    assert blues.chords[0].label == "F7"
