@@ -18,8 +18,10 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Sequence
+
+import numpy as np
 
 from .errors import InputFileError
 from .harmony import chord_label, recognize_chord
@@ -58,17 +60,17 @@ class TrackStats:
     score: float | None  # None: not a candidate (drums or too few notes)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return dict(vars(self))
 
 
 def track_stats(track: Track, piece_end: float) -> TrackStats:
     """Monophony, mean pitch, coverage and the melody score of one track."""
-    notes = sorted(track.notes)
-    n = len(notes)
-    mean_pitch = sum(x.pitch for x in notes) / n if n else 0.0
-    overlapping = _overlapping_count(notes)
-    monophony = 1.0 - overlapping / n if n else 0.0
-    coverage = _covered_length(notes) / piece_end if piece_end > 0 else 0.0
+    n = len(track.notes)
+    notes = np.array(sorted(track.notes), dtype=float).reshape(-1, 4) if n else np.zeros((0, 4))
+    starts, ends, pitches = notes[:, 0], notes[:, 0] + notes[:, 1], notes[:, 2]
+    mean_pitch = float(pitches.mean()) if n else 0.0
+    monophony = 1.0 - _overlapping_count(starts, ends) / n if n else 0.0
+    coverage = _covered_length(starts, ends) / piece_end if piece_end > 0 else 0.0
     score: float | None = None
     if not track.is_drum and n >= MIN_MELODY_NOTES:
         pitch_term = max(-1.0, min(1.0, (mean_pitch - 55.0) / 15.0))
@@ -83,26 +85,23 @@ def track_stats(track: Track, piece_end: float) -> TrackStats:
                       round(mean_pitch, 2), round(monophony, 4), round(min(coverage, 1.0), 4), score)
 
 
-def _overlapping_count(notes: Sequence[Note]) -> int:
+def _overlapping_count(starts: np.ndarray, ends: np.ndarray) -> int:
     """Notes (sorted by onset) that overlap another note of the track by more than a grid step."""
-    flagged = [False] * len(notes)
-    latest_end, latest = float("-inf"), -1
-    for i, note in enumerate(notes):
-        if note.start < latest_end - _STEP + 1e-9:
-            flagged[i] = flagged[latest] = True
-        if note.end > latest_end:
-            latest_end, latest = note.end, i
-    return sum(flagged)
+    if len(starts) < 2:
+        return 0
+    latest_before = np.maximum.accumulate(ends)[:-1]
+    overlaps_earlier = np.concatenate([[False], starts[1:] < latest_before - _STEP + 1e-9])
+    # Sorted by onset, a note overlaps a later one exactly when the next onset falls inside it.
+    overlaps_later = np.concatenate([starts[1:] < ends[:-1] - _STEP + 1e-9, [False]])
+    return int(np.count_nonzero(overlaps_earlier | overlaps_later))
 
 
-def _covered_length(notes: Sequence[Note]) -> float:
-    covered, cursor = 0.0, -1.0
-    for note in notes:
-        start = max(note.start, cursor)
-        if note.end > start:
-            covered += note.end - start
-            cursor = note.end
-    return covered
+def _covered_length(starts: np.ndarray, ends: np.ndarray) -> float:
+    """Length of the union of the notes' spans (sorted by onset)."""
+    if len(starts) == 0:
+        return 0.0
+    latest_before = np.concatenate([[-np.inf], np.maximum.accumulate(ends)[:-1]])
+    return float(np.clip(ends - np.maximum(starts, latest_before), 0.0, None).sum())
 
 
 def choose_melody_track(tracks: Sequence[Track], override: int | str | None, path: str,
@@ -210,16 +209,18 @@ def chord_timeline(notes: Sequence[Note], segments: Sequence[tuple[float, float]
     """
     ordered = sorted(notes)
     bass_line = sorted(bass)
+    longest = max((n.duration for n in ordered), default=0.0)
+    longest_bass = max((n.duration for n in bass_line), default=0.0)
     labels: list[tuple[int, str] | None] = []
     for start, stop in segments:
         weights: dict[int, float] = defaultdict(float)
         lowest: Note | None = None
-        for note in _sounding(ordered, start, stop):
+        for note in _sounding(ordered, start, stop, longest):
             weights[note.pitch % 12] += min(note.end, stop) - max(note.start, start)
             if lowest is None or note.pitch < lowest.pitch:
                 lowest = note
         bass_pc = lowest.pitch % 12 if lowest else None
-        walking = _sounding(bass_line, start, stop)
+        walking = _sounding(bass_line, start, stop, longest_bass)
         if walking:
             first = next((n for n in walking if n.start <= start + 1e-9), walking[0])
             bass_pc = first.pitch % 12
@@ -228,10 +229,11 @@ def chord_timeline(notes: Sequence[Note], segments: Sequence[tuple[float, float]
     return _merge(segments, labels)
 
 
-def _sounding(ordered: Sequence[Note], start: float, stop: float) -> list[Note]:
-    """Notes (sorted by onset) that overlap [start, stop)."""
+def _sounding(ordered: Sequence[Note], start: float, stop: float, longest: float) -> list[Note]:
+    """Notes (sorted by onset, none longer than ``longest``) that overlap [start, stop)."""
+    lo = bisect.bisect_left(ordered, start - longest - 1e-9, key=lambda n: n.start)
     hi = bisect.bisect_left(ordered, stop - 1e-9, key=lambda n: n.start)
-    return [n for n in ordered[:hi] if n.end > start + 1e-9]
+    return [n for n in ordered[lo:hi] if n.start + n.duration > start + 1e-9]
 
 
 def _merge(segments: Sequence[tuple[float, float]], labels: Sequence[tuple[int, str] | None]) -> tuple[Chord, ...]:

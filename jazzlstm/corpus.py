@@ -12,7 +12,9 @@ import hashlib
 import json
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -166,9 +168,10 @@ def process_file(path: str, settings: EncodingSettings, cache_dir: str | None) -
                 return {**record, "path": path, "cached": True}
             except (OSError, ValueError):
                 pass  # a damaged cache entry is simply recomputed
+    score = None
     try:
         score = read_score(path, settings.melody_track, data)
-        record = {"score": score_to_dict(score), "sequences": encode_score(score, settings)}
+        record: dict = {"sequences": encode_score(score, settings)}
     except InputFileError as exc:
         record = {"skip": exc.reason}
     except ValueError as exc:
@@ -176,16 +179,31 @@ def process_file(path: str, settings: EncodingSettings, cache_dir: str | None) -
     if cache_file is not None:
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(cache_file, record)
+            stored = record if score is None or "skip" in record else {**record, "score": score_to_dict(score)}
+            write_json_atomic(cache_file, stored)
         except OSError:
             pass  # a read-only cache must not stop training
+    if score is not None and "skip" not in record:
+        record["score_obj"] = score  # the Score itself: no JSON round trip when not cached
     return {**record, "path": path, "cached": False}
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    # forkserver/spawn, not fork: the parent may already run TensorFlow threads.
+    """fork while TensorFlow is not loaded (cheap, no re-import of ``__main__``); otherwise the
+    fork server, because forking a process that runs TensorFlow threads can deadlock."""
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "fork" in methods and "tensorflow" not in sys.modules:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def process_files(paths: Sequence[str], settings: EncodingSettings, cache_dir: str | None) -> list[dict]:
+    """:func:`process_file` over a chunk (one task per chunk keeps pool overhead small)."""
+    return [process_file(path, settings, cache_dir) for path in paths]
 
 
 def _run(paths: Sequence[str], settings: EncodingSettings, cache_dir: str | None, workers: int,
@@ -195,19 +213,41 @@ def _run(paths: Sequence[str], settings: EncodingSettings, cache_dir: str | None
     bar = tqdm(total=len(paths), desc="reading music", unit="file", disable=not progress, leave=False)
     records: list[dict | None] = [None] * len(paths)
     try:
-        if workers <= 1:
-            for i, path in enumerate(paths):
+        if workers > 1 and _main_is_importable():
+            try:
+                _run_pool(paths, settings, cache_dir, workers, records, bar)
+            except BrokenProcessPool:
+                print("jazzlstm: worker processes failed; reading the remaining files in this process",
+                      file=sys.stderr)
+        for i, path in enumerate(paths):
+            if records[i] is None:
                 records[i] = process_file(path, settings, cache_dir)
                 bar.update()
-        else:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
-                futures = {pool.submit(process_file, path, settings, cache_dir): i for i, path in enumerate(paths)}
-                for future in as_completed(futures):
-                    records[futures[future]] = future.result()
-                    bar.update()
     finally:
         bar.close()
     return [r for r in records if r is not None]
+
+
+def _main_is_importable() -> bool:
+    """Fork-server workers re-import ``__main__`` by path; a script read from stdin has none."""
+    if "tensorflow" not in sys.modules:
+        return True  # fork: nothing is re-imported
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return main_file is None or os.path.exists(main_file)
+
+
+def _run_pool(paths: Sequence[str], settings: EncodingSettings, cache_dir: str | None, workers: int,
+              records: list[dict | None], bar) -> None:
+    """Fill ``records`` using a process pool, in chunks."""
+    size = max(1, min(16, len(paths) // (workers * 4)))
+    chunks = [range(i, min(i + size, len(paths))) for i in range(0, len(paths), size)]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+        futures = {pool.submit(process_files, [paths[i] for i in chunk], settings, cache_dir): chunk
+                   for chunk in chunks}
+        for future in as_completed(futures):
+            for i, record in zip(futures[future], future.result()):
+                records[i] = record
+            bar.update(len(futures[future]))
 
 
 def load_corpus(path: str | Path | Iterable[str | Path], encoding: str = "grammar",
@@ -243,7 +283,8 @@ def load_corpus(path: str | Path | Iterable[str | Path], encoding: str = "gramma
         if "skip" in record:
             corpus.skipped.append((record["path"], record["skip"]))
         else:
-            corpus.pieces.append(Piece(record["path"], score_from_dict(record["score"]), record["sequences"]))
+            score = record.get("score_obj") or score_from_dict(record["score"])
+            corpus.pieces.append(Piece(record["path"], score, record["sequences"]))
     if not corpus.pieces:
         details = "; ".join(f"{Path(p).name}: {r}" for p, r in corpus.skipped[:5])
         raise NoUsableFilesError(f"no usable files among {len(files)} ({details})")

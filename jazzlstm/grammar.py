@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .harmony import note_type
-from .score import Chord, Note, Score, bar_index, bar_starts, chord_at, quantize
+from .score import Chord, Note, Score, bar_starts, chord_at, quantize
 
 WIDEN = 3
 """Semitones added on each side of the real interval (a minor third)."""
@@ -66,25 +66,31 @@ def encode(score: Score) -> list[str]:
     """Melody of ``score`` -> grammar tokens (rests fill gaps, including one before the first note)."""
     if not score.chords:
         raise ValueError("the grammar needs chords: the score has none")
-    end = score.end
-    bar_lines = bar_starts(score.time_signatures, end + 1)
+    bar_lines = bar_starts(score.time_signatures, score.end + 1)
+    chords = score.chords
     tokens: list[str] = []
     cursor = 0.0
     previous: Note | None = None
+    previous_bar = -1
+    bar = chord_index = 0
     for note in score.melody:
         gap = quantize(note.start - cursor)
         if gap > 0:
-            tokens.append(str(GrammarToken("R", gap)))
-        chord = chord_at(score.chords, note.start)
+            tokens.append(f"R,{gap:.3f}")
+        # The melody is sorted, so bar and chord pointers only move forward.
+        while bar + 1 < len(bar_lines) and bar_lines[bar + 1] <= note.start + 1e-9:
+            bar += 1
+        while chord_index + 1 < len(chords) and chords[chord_index + 1].start <= note.start + 1e-9:
+            chord_index += 1
+        chord = chords[chord_index]
         kind = note_type(note.pitch, chord.root, chord.quality)
-        same_bar = previous is not None and bar_index(bar_lines, previous.start) == bar_index(bar_lines, note.start)
-        if same_bar:
+        if previous is not None and bar == previous_bar:
             interval = note.pitch - previous.pitch
-            tokens.append(str(GrammarToken(kind, note.duration, interval - WIDEN, interval + WIDEN)))
+            tokens.append(f"{kind},{note.duration:.3f},<{interval - WIDEN},{interval + WIDEN}>")
         else:
-            tokens.append(str(GrammarToken(kind, note.duration)))
-        cursor = note.end
-        previous = note
+            tokens.append(f"{kind},{note.duration:.3f}")
+        cursor = note.start + note.duration
+        previous, previous_bar = note, bar
     return tokens
 
 

@@ -192,13 +192,21 @@ def recognize_chord(weights: Mapping[int, float], bass_pc: int | None = None,
     Ties go to simpler chords (triads before sevenths) through the template order;
     ``qualities`` restricts the candidates. Vectorized: it runs once per half bar per file.
     """
-    vector = np.zeros(12)
+    vector = [0.0] * 12
     for pc, weight in weights.items():
         vector[pc % 12] += weight
-    total = vector.sum()
-    if total <= 0:
+    if sum(vector) <= 0:
         return None
-    matrix, labels = _template_matrix(tuple(CHORD_TEMPLATES) if qualities is None else tuple(qualities))
+    # Comping repeats the same voicings: memoize on the weights (rounded to the 12-step grid).
+    key = tuple(round(w * 12) for w in vector)
+    return _recognize(key, bass_pc, tuple(CHORD_TEMPLATES) if qualities is None else tuple(qualities))
+
+
+@lru_cache(maxsize=65536)
+def _recognize(steps: tuple[int, ...], bass_pc: int | None, qualities: tuple[str, ...]) -> tuple[int, str]:
+    vector = np.array(steps, dtype=float) / 12
+    total = vector.sum()
+    matrix, labels = _template_matrix(qualities)
     inside = matrix @ vector
     missing = matrix @ (vector <= 0) / matrix.sum(axis=1)
     roots = np.array([root for root, _ in labels])

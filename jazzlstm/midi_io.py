@@ -71,13 +71,14 @@ def midi_tracks(pm: pretty_midi.PrettyMIDI) -> list[Track]:
     """Every instrument as a Track of notes in quantized beats (notes under one step get one step)."""
     tracks = []
     for index, inst in enumerate(pm.instruments):
-        notes = []
+        notes: list[Note] = []
         if inst.notes:
-            times = np.array([(n.start, n.end) for n in inst.notes], dtype=float)
-            steps = np.rint(seconds_to_beats(pm, times.ravel()).reshape(-1, 2) * STEPS_PER_BEAT).astype(int)
-            for n, (start, end) in zip(inst.notes, steps.tolist()):
-                length = max(end - start, 1)  # a very short note still was played
-                notes.append(Note(start / STEPS_PER_BEAT, length / STEPS_PER_BEAT, int(n.pitch), int(n.velocity)))
+            raw = np.array([(n.start, n.end, n.pitch, n.velocity) for n in inst.notes], dtype=float)
+            steps = np.rint(seconds_to_beats(pm, raw[:, :2].ravel()).reshape(-1, 2) * STEPS_PER_BEAT)
+            lengths = np.maximum(steps[:, 1] - steps[:, 0], 1)  # a very short note still was played
+            notes = list(map(Note._make, zip((steps[:, 0] / STEPS_PER_BEAT).tolist(),
+                                             (lengths / STEPS_PER_BEAT).tolist(),
+                                             raw[:, 2].astype(int).tolist(), raw[:, 3].astype(int).tolist())))
         name = inst.name.strip() or ("Drums" if inst.is_drum else pretty_midi.program_to_instrument_name(inst.program))
         tracks.append(Track(index, name, int(inst.program), bool(inst.is_drum), tuple(sorted(notes))))
     return tracks

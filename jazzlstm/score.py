@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from typing import NamedTuple
 
 STEPS_PER_BEAT = 12
 """Grid resolution: 12 steps per quarter note (3 per sixteenth, 4 per eighth triplet)."""
@@ -24,9 +25,12 @@ def to_steps(beats: float, steps_per_beat: int = STEPS_PER_BEAT) -> int:
     return int(round(beats * steps_per_beat))
 
 
-@dataclass(frozen=True, order=True)
-class Note:
-    """One melody note: MIDI pitch, onset and length in beats."""
+class Note(NamedTuple):
+    """One melody note: onset and length in beats, MIDI pitch, velocity.
+
+    A NamedTuple rather than a dataclass: corpora hold millions of notes, and tuples are
+    cheaper to build, sort and compare.
+    """
 
     start: float
     duration: float
@@ -38,8 +42,7 @@ class Note:
         return self.start + self.duration
 
 
-@dataclass(frozen=True, order=True)
-class Chord:
+class Chord(NamedTuple):
     """A chord over a time span: root pitch class (0 = C) and a quality from ``harmony``."""
 
     start: float

@@ -5,7 +5,7 @@ import pytest
 
 from jazzlstm.corpus import load_corpus, read_score
 from jazzlstm.errors import InputFileError
-from jazzlstm.score import chord_at, to_steps
+from jazzlstm.score import Note, chord_at, to_steps
 from midi_factory import (TrackSpec, bass_notes, chord_notes, drum_notes, lead_notes, melody_notes,
                           progression_labels, write_drums_only, write_tracks, write_trio)
 
@@ -14,7 +14,7 @@ def note_keys(notes) -> list[tuple[int, int, int]]:
     """(onset step, duration steps, pitch) for Score notes or factory (pitch, start, dur) tuples."""
     out = []
     for n in notes:
-        if isinstance(n, tuple):
+        if not isinstance(n, Note):
             pitch, start, duration = n
         else:
             pitch, start, duration = n.pitch, n.start, n.duration
