@@ -15,16 +15,14 @@ the share of the piece's length the track is sounding. The highest score wins; a
 """
 from __future__ import annotations
 
-import bisect
 import re
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from .errors import InputFileError
-from .harmony import chord_label, recognize_chord
+from .harmony import chord_label, recognize_chords
 from .score import STEPS_PER_BEAT, Chord, Note, Score, TimeSignature, bar_starts, quantize
 
 MIN_MELODY_NOTES = 8
@@ -205,35 +203,51 @@ def chord_timeline(notes: Sequence[Note], segments: Sequence[tuple[float, float]
     through scale tones. The bass note sounding at the segment's start (else its first one)
     names the preferred root and adds half a segment of weight. Without a bass track the
     lowest note sounding is the preferred root. Segments where nothing sounds keep the
-    previous chord; equal neighbours are merged.
+    previous chord; equal neighbours are merged. Segments must be sorted and not overlap.
     """
-    ordered = sorted(notes)
-    bass_line = sorted(bass)
-    longest = max((n.duration for n in ordered), default=0.0)
-    longest_bass = max((n.duration for n in bass_line), default=0.0)
-    labels: list[tuple[int, str] | None] = []
-    for start, stop in segments:
-        weights: dict[int, float] = defaultdict(float)
-        lowest: Note | None = None
-        for note in _sounding(ordered, start, stop, longest):
-            weights[note.pitch % 12] += min(note.end, stop) - max(note.start, start)
-            if lowest is None or note.pitch < lowest.pitch:
-                lowest = note
-        bass_pc = lowest.pitch % 12 if lowest else None
-        walking = _sounding(bass_line, start, stop, longest_bass)
-        if walking:
-            first = next((n for n in walking if n.start <= start + 1e-9), walking[0])
-            bass_pc = first.pitch % 12
-            weights[bass_pc] += 0.5 * (stop - start)
-        labels.append(recognize_chord(weights, bass_pc, qualities))
+    if not segments:
+        return ()
+    seg_start = np.array([s for s, _ in segments], dtype=float)
+    seg_stop = np.array([e for _, e in segments], dtype=float)
+    weights = np.zeros((len(segments), 12))
+    ordered = np.array(sorted(notes), dtype=float).reshape(-1, 4)
+    note_idx, seg_idx = _note_segment_pairs(ordered, seg_start, seg_stop)
+    starts, ends, pitches = ordered[note_idx, 0], ordered[note_idx, 0] + ordered[note_idx, 1], ordered[note_idx, 2]
+    overlap = np.minimum(ends, seg_stop[seg_idx]) - np.maximum(starts, seg_start[seg_idx])
+    np.add.at(weights, (seg_idx, pitches.astype(int) % 12), overlap)
+    lowest = np.full(len(segments), 1000.0)
+    np.minimum.at(lowest, seg_idx, pitches)
+    bass_pc = np.where(lowest < 1000, lowest.astype(int) % 12, -1)
+    bass_line = np.array(sorted(bass), dtype=float).reshape(-1, 4)
+    if len(bass_line):
+        b_idx, b_seg = _note_segment_pairs(bass_line, seg_start, seg_stop)
+        none = len(bass_line)
+        first_any = np.full(len(segments), none)
+        np.minimum.at(first_any, b_seg, b_idx)
+        at_start = bass_line[b_idx, 0] <= seg_start[b_seg] + 1e-9
+        first_at_start = np.full(len(segments), none)
+        np.minimum.at(first_at_start, b_seg[at_start], b_idx[at_start])
+        chosen = np.where(first_at_start < none, first_at_start, first_any)
+        walking = chosen < none
+        pcs = bass_line[np.minimum(chosen, none - 1), 2].astype(int) % 12
+        bass_pc = np.where(walking, pcs, bass_pc)
+        rows = np.flatnonzero(walking)
+        weights[rows, pcs[rows]] += 0.5 * (seg_stop[rows] - seg_start[rows])
+    labels = recognize_chords(weights, [None if pc < 0 else int(pc) for pc in bass_pc], qualities)
     return _merge(segments, labels)
 
 
-def _sounding(ordered: Sequence[Note], start: float, stop: float, longest: float) -> list[Note]:
-    """Notes (sorted by onset, none longer than ``longest``) that overlap [start, stop)."""
-    lo = bisect.bisect_left(ordered, start - longest - 1e-9, key=lambda n: n.start)
-    hi = bisect.bisect_left(ordered, stop - 1e-9, key=lambda n: n.start)
-    return [n for n in ordered[lo:hi] if n.start + n.duration > start + 1e-9]
+def _note_segment_pairs(notes: np.ndarray, seg_start: np.ndarray, seg_stop: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """(note index, segment index) for every note (rows of start, duration, ...) and every
+    sorted segment it sounds in for more than an instant."""
+    starts, ends = notes[:, 0], notes[:, 0] + notes[:, 1]
+    first = np.searchsorted(seg_stop, starts + 1e-9, side="right")
+    last = np.searchsorted(seg_start, ends - 1e-9, side="left") - 1
+    counts = np.maximum(last - first + 1, 0)
+    note_idx = np.repeat(np.arange(len(notes)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return note_idx, np.repeat(first, counts) + offsets
 
 
 def _merge(segments: Sequence[tuple[float, float]], labels: Sequence[tuple[int, str] | None]) -> tuple[Chord, ...]:

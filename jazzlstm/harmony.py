@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -187,34 +187,38 @@ def recognize_chord(weights: Mapping[int, float], bass_pc: int | None = None,
                     qualities: Iterable[str] | None = None) -> tuple[int, str] | None:
     """Best (root, quality) for duration-weighted pitch classes, or None if there is nothing.
 
+    One row of :func:`recognize_chords`; see there for the scoring.
+    """
+    vector = np.zeros((1, 12))
+    for pc, weight in weights.items():
+        vector[0, pc % 12] += weight
+    return recognize_chords(vector, [bass_pc], qualities)[0]
+
+
+def recognize_chords(weights: np.ndarray, bass_pcs: Sequence[int | None],
+                     qualities: Iterable[str] | None = None) -> list[tuple[int, str] | None]:
+    """Best (root, quality) for each row of duration-weighted pitch classes (n, 12).
+
     Score = weight inside the template - 0.6 * weight outside it - a small penalty per missing
     template tone; the bass note gets a bonus as root because comping usually puts it there.
     Ties go to simpler chords (triads before sevenths) through the template order;
-    ``qualities`` restricts the candidates. Vectorized: it runs once per half bar per file.
+    ``qualities`` restricts the candidates. Rows that weigh nothing get None. All rows are
+    scored in one matrix product: a file has hundreds of half bars.
     """
-    vector = [0.0] * 12
-    for pc, weight in weights.items():
-        vector[pc % 12] += weight
-    if sum(vector) <= 0:
-        return None
-    # Comping repeats the same voicings: memoize on the weights (rounded to the 12-step grid).
-    key = tuple(round(w * 12) for w in vector)
-    return _recognize(key, bass_pc, tuple(CHORD_TEMPLATES) if qualities is None else tuple(qualities))
-
-
-@lru_cache(maxsize=65536)
-def _recognize(steps: tuple[int, ...], bass_pc: int | None, qualities: tuple[str, ...]) -> tuple[int, str]:
-    vector = np.array(steps, dtype=float) / 12
-    total = vector.sum()
-    matrix, labels = _template_matrix(qualities)
-    inside = matrix @ vector
-    missing = matrix @ (vector <= 0) / matrix.sum(axis=1)
+    weights = np.asarray(weights, dtype=float).reshape(-1, 12)
+    empty = weights.sum(axis=1) <= 0
+    # Weights are snapped to the 12-step grid so that equal voicings score exactly equal.
+    vector = np.round(weights * 12) / 12
+    total = vector.sum(axis=1, keepdims=True)
+    matrix, labels = _template_matrix(tuple(CHORD_TEMPLATES) if qualities is None else tuple(qualities))
     roots = np.array([root for root, _ in labels])
-    score = inside - 0.6 * (total - inside) - 0.25 * total * missing + 0.1 * vector[roots]
-    if bass_pc is not None:
-        score += 0.3 * total * (roots == bass_pc)
-    best = int(np.argmax(score - 1e-9 * np.arange(len(score))))  # first of equal scores wins
-    return labels[best]
+    inside = vector @ matrix.T
+    missing = (vector <= 0) @ matrix.T / matrix.sum(axis=1)
+    score = inside - 0.6 * (total - inside) - 0.25 * total * missing + 0.1 * vector[:, roots]
+    bass = np.array([-1 if pc is None else pc % 12 for pc in bass_pcs])[:, None]
+    score += 0.3 * total * (roots[None, :] == bass)
+    best = np.argmax(score - 1e-9 * np.arange(score.shape[1]), axis=1)  # first of equal scores wins
+    return [None if is_empty else labels[int(i)] for i, is_empty in zip(best, empty)]
 
 
 # Krumhansl-Kessler key profiles, used to transpose material to a common key.

@@ -63,3 +63,30 @@ def test_rootless_comping_over_a_walking_bass_reads_as_jazz_changes():
     assert [c.label for c in rhythm.chords[:4]] == ["Bbmaj7", "G7", "Cm7", "F7"]
     blues = read_score(SAMPLES_DIR / "blues_in_f.mid")
     assert blues.chords[0].label == "F7"
+
+
+def test_chord_timeline_weighs_held_notes_in_every_segment_and_follows_the_bass():
+    from jazzlstm.analysis import chord_timeline
+    from jazzlstm.score import Note
+
+    segments = [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 8.0)]
+    # One C-E-G triad held over the first three segments, nothing in the last one.
+    comp = [Note(0.0, 6.0, 60), Note(0.0, 6.0, 64), Note(0.0, 6.0, 67)]
+    chords = chord_timeline(comp, segments)
+    assert [(c.start, c.duration, c.label) for c in chords] == [(0.0, 8.0, "C")]
+    # A bass on A under the same triad from beat 2 turns it into Am7 (A C E G) there;
+    # the A held from beat 1.5 is the bass note sounding at the segment's start.
+    bass = [Note(0.0, 1.5, 48), Note(1.5, 4.5, 45)]
+    chords = chord_timeline(comp, segments, bass=bass)
+    assert [(c.start, c.label) for c in chords] == [(0.0, "C"), (2.0, "Am7")]
+
+
+def test_recognize_chords_scores_rows_independently():
+    import numpy as np
+
+    from jazzlstm.harmony import recognize_chords
+
+    rows = np.zeros((3, 12))
+    rows[0, [2, 5, 9, 0]] = 1.0   # D F A C
+    rows[2, [7, 11, 2, 5]] = 1.0  # G B D F
+    assert recognize_chords(rows, [2, None, 7]) == [(2, "m7"), None, (7, "7")]
