@@ -196,7 +196,8 @@ def chord_segments(bar_lines: Sequence[float], time_signatures: Sequence[TimeSig
 
 
 def chord_timeline(notes: Sequence[Note], segments: Sequence[tuple[float, float]],
-                   qualities: Sequence[str] | None = None, bass: Sequence[Note] = ()) -> tuple[Chord, ...]:
+                   qualities: Sequence[str] | None = None, bass: Sequence[Note] = (),
+                   bar_lines: Sequence[float] | None = None) -> tuple[Chord, ...]:
     """Recognize one chord per segment from the duration-weighted pitch classes sounding in it.
 
     ``bass`` notes (a bass track) do not vote with their full length: a walking line passes
@@ -204,6 +205,12 @@ def chord_timeline(notes: Sequence[Note], segments: Sequence[tuple[float, float]
     names the preferred root and adds half a segment of weight. Without a bass track the
     lowest note sounding is the preferred root. Segments where nothing sounds keep the
     previous chord; equal neighbours are merged. Segments must be sorted and not overlap.
+
+    With ``bar_lines``, a segment that starts inside a bar and whose accompaniment sounds
+    the same pitch classes as the segment before it keeps that segment's chord: the comping
+    did not change, only the walking bass moved on (to the fifth or a passing tone on beat
+    3, which would otherwise be read as a new root: a rootless Dm7 voicing F-A-C-E over an
+    A in the bass reads as Fmaj7).
     """
     if not segments:
         return ()
@@ -215,6 +222,7 @@ def chord_timeline(notes: Sequence[Note], segments: Sequence[tuple[float, float]
     starts, ends, pitches = ordered[note_idx, 0], ordered[note_idx, 0] + ordered[note_idx, 1], ordered[note_idx, 2]
     overlap = np.minimum(ends, seg_stop[seg_idx]) - np.maximum(starts, seg_start[seg_idx])
     np.add.at(weights, (seg_idx, pitches.astype(int) % 12), overlap)
+    comping = weights.copy()
     lowest = np.full(len(segments), 1000.0)
     np.minimum.at(lowest, seg_idx, pitches)
     bass_pc = np.where(lowest < 1000, lowest.astype(int) % 12, -1)
@@ -234,7 +242,23 @@ def chord_timeline(notes: Sequence[Note], segments: Sequence[tuple[float, float]
         rows = np.flatnonzero(walking)
         weights[rows, pcs[rows]] += 0.5 * (seg_stop[rows] - seg_start[rows])
     labels = recognize_chords(weights, [None if pc < 0 else int(pc) for pc in bass_pc], qualities)
+    if bar_lines is not None:
+        labels = _hold_within_bars(labels, seg_start, comping, bar_lines)
     return _merge(segments, labels)
+
+
+def _hold_within_bars(labels: list, seg_start: np.ndarray, comping: np.ndarray, bar_lines: Sequence[float]) -> list:
+    """Carry a chord over a mid-bar segment whose comping pitch classes did not change."""
+    # A pitch class "sounds" when it has at least a tenth of the segment's strongest weight,
+    # so a legato overhang of a few ticks does not count as a new tone.
+    sounding = comping >= 0.1 * comping.max(axis=1, keepdims=True)
+    sounding &= comping > 0
+    on_bar_line = np.isin(np.round(seg_start * STEPS_PER_BEAT), np.round(np.asarray(bar_lines) * STEPS_PER_BEAT))
+    held = list(labels)
+    for i in range(1, len(held)):
+        if not on_bar_line[i] and sounding[i].any() and np.array_equal(sounding[i], sounding[i - 1]):
+            held[i] = held[i - 1]
+    return held
 
 
 def _note_segment_pairs(notes: np.ndarray, seg_start: np.ndarray, seg_stop: np.ndarray
@@ -307,7 +331,8 @@ def build_score(tracks: Sequence[Track], time_signatures: Sequence[TimeSignature
         accompaniment, bass = bass, []
     sigs = tuple(sorted(time_signatures, key=lambda s: s.start)) or (TimeSignature(0.0),)
     bar_lines = bar_starts(sigs, piece_end)
-    chords = chord_timeline(accompaniment, chord_segments(bar_lines, sigs, piece_end), bass=bass)
+    chords = chord_timeline(accompaniment, chord_segments(bar_lines, sigs, piece_end), bass=bass,
+                            bar_lines=bar_lines)
     chord_source = "accompaniment"
     if not chords:
         chords = melody_chords(melody, bar_lines, piece_end)

@@ -28,7 +28,7 @@ from .score import Chord, Score, score_from_dict, score_to_dict
 from .vocab import Vocabulary
 
 ENCODINGS = ("grammar", "notes")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 """Bump when reading or encoding changes meaning, so stale cache entries are not reused."""
 SUPPORTED_SUFFIXES = MIDI_SUFFIXES + MUSICXML_SUFFIXES
 
