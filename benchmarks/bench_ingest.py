@@ -7,7 +7,8 @@ quarter (music21 writes 10,080) and a performance-like spread of onsets (sd 30 m
 and velocities; a second set keeps them exactly quantized ("clean"), for comparison. Then
 times, on the same files:
 
-* jazzlstm.load_corpus single-process (no cache): read + melody + chords + grammar tokens;
+* jazzlstm.load_corpus single-process (no cache): read + melody + chords + grammar tokens
+  (median of 3 loads: one load takes seconds, the baseline below takes a minute);
 * the same with a worker pool (--workers, default: every core);
 * the same again reading the cache it just wrote;
 * music21.converter.parse of each file (the baseline; parse only, no analysis).
@@ -104,12 +105,19 @@ def render_corpus(folder: Path, n_files: int) -> list[Path]:
     return sorted(folder.glob("*.mid"))[:n_files]
 
 
-def time_jazzlstm(files: list[Path], workers: int, cache: Path | bool) -> tuple[float, int]:
+def time_jazzlstm(files: list[Path], workers: int, cache: Path | bool, repeats: int = 1) -> tuple[float, int]:
+    """Median seconds of ``repeats`` loads (a load takes seconds, so one noisy moment on a
+    shared machine would otherwise decide the figure), and the usable file count."""
+    import statistics
+
     from jazzlstm.corpus import load_corpus
 
-    start = time.perf_counter()
-    result = load_corpus(files, encoding="grammar", workers=workers, cache=cache, progress=False)
-    return time.perf_counter() - start, len(result.pieces)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = load_corpus(files, encoding="grammar", workers=workers, cache=cache, progress=False)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), len(result.pieces)
 
 
 def time_music21(files: list[Path]) -> float:
@@ -139,11 +147,11 @@ def main() -> None:
 
     time_jazzlstm(files[:5], 1, False)  # warm caches of lazily imported modules
     with tempfile.TemporaryDirectory() as cache_dir:
-        single, usable = time_jazzlstm(files, 1, False)
+        single, usable = time_jazzlstm(files, 1, False, repeats=3)
         pooled, _ = time_jazzlstm(files, args.workers, Path(cache_dir))
         cached, _ = time_jazzlstm(files, 1, Path(cache_dir))
     baseline = time_music21(baseline_files)
-    clean_single, _ = time_jazzlstm(clean_files, 1, False)
+    clean_single, _ = time_jazzlstm(clean_files, 1, False, repeats=3)
     clean_baseline = time_music21(clean_files)
     result = {
         "files": n,
