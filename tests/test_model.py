@@ -1,0 +1,215 @@
+"""The jazz LSTM graphs: shared layers, fast/unrolled equivalence, training, save/load."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
+
+from jazzlstm.errors import JazzLSTMError  # noqa: E402
+from jazzlstm.model import (  # noqa: E402
+    JazzLSTM, SequenceLSTM, build_training_model, inference_ids, load_model, save_model,
+    step_probabilities, unrolled_inputs, unrolled_targets,
+)
+
+V, N_A, TX = 12, 8, 6
+
+
+def make_jazz(seed: int = 0) -> JazzLSTM:
+    return JazzLSTM(V, n_a=N_A, tx=TX, seed=seed)
+
+
+def random_ids(batch: int = 5, length: int = TX, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, V, size=(batch, length)).astype("int32")
+
+
+def all_layers(model: keras.Model) -> list:
+    """Every layer, nested ones included (the fast path nests LSTM_cell in SequenceLSTM)."""
+    return list(model._flatten_layers(include_self=False, recursive=True))
+
+
+def weight_ids(model: keras.Model) -> set[int]:
+    return {id(v) for v in model.weights}
+
+
+def test_the_three_layers_are_shared_by_every_graph():
+    jazz = make_jazz()
+    dj, inf, fast = jazz.djmodel(), jazz.inference_model(4), jazz.training_model
+    assert dj.get_layer("LSTM_cell") is jazz.LSTM_cell
+    assert dj.get_layer("densor") is jazz.densor
+    assert dj.get_layer("reshapor") is jazz.reshapor
+    assert inf.get_layer("LSTM_cell") is jazz.LSTM_cell
+    assert inf.get_layer("densor") is jazz.densor
+    assert fast.get_layer("densor") is jazz.densor
+    assert fast.get_layer("LSTM_seq").lstm is jazz.LSTM_cell
+    # Same variables, not copies: 3 LSTM + 2 Dense.
+    expected = {id(v) for v in jazz.weights}
+    assert len(expected) == 5
+    assert weight_ids(dj) == weight_ids(inf) == weight_ids(fast) == expected
+    assert len(dj.weights) == len(inf.weights) == len(fast.weights) == 5
+
+
+def test_fast_path_matches_unrolled_djmodel():
+    jazz = make_jazz(seed=3)
+    ids = random_ids()
+    fast = step_probabilities(jazz, ids, "fast")
+    unrolled = step_probabilities(jazz, ids, "unrolled")
+    assert fast.shape == (5, TX, V)
+    np.testing.assert_allclose(fast, unrolled, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(fast.sum(-1), 1.0, atol=1e-5)
+
+
+def test_fused_and_loop_implementations_agree_with_gradients():
+    jazz = make_jazz(seed=4)
+    fused = build_training_model(jazz.LSTM_cell, jazz.densor, implementation="fused")
+    loop = build_training_model(jazz.LSTM_cell, jazz.densor, implementation="loop")
+    ids = random_ids(seed=1)
+    targets = np.roll(ids, -1, axis=1)
+
+    def loss_and_grads(model):
+        with tf.GradientTape() as tape:
+            probs = model(ids, training=True)
+            loss = keras.losses.sparse_categorical_crossentropy(targets, probs)
+        return probs, tape.gradient(loss, jazz.weights)
+
+    probs_f, grads_f = loss_and_grads(fused)
+    probs_l, grads_l = loss_and_grads(loop)
+    np.testing.assert_allclose(probs_f, probs_l, atol=1e-6)
+    for g_f, g_l in zip(grads_f, grads_l):
+        np.testing.assert_allclose(g_f, g_l, atol=1e-5)
+    with pytest.raises(ValueError):
+        SequenceLSTM(jazz.LSTM_cell, implementation="cudnn")
+
+
+def greedy_by_hand(jazz: JazzLSTM, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Argmax feedback with the one-step function, starting from zero input and state."""
+    step, state = jazz.step_fn(), jazz.initial_state(1)
+    x, ids, probs = tf.constant([-1]), [], []
+    for _ in range(steps):
+        logits, state = step(x, state)
+        p = tf.nn.softmax(logits).numpy()[0]
+        probs.append(p)
+        ids.append(int(p.argmax()))
+        x = tf.constant([ids[-1]])
+    return np.array(ids), np.array(probs)
+
+
+def test_training_the_fast_path_moves_the_classic_graphs():
+    jazz = make_jazz(seed=5)
+    dj, inf = jazz.djmodel(), jazz.inference_model(8)
+    before = [w.numpy().copy() for w in jazz.weights]
+    ids = random_ids(batch=16, length=TX + 1, seed=2)
+    x, y = ids[:, :-1], ids[:, 1:]
+    dj_before = np.stack(dj.predict(unrolled_inputs(x, V, N_A), verbose=0), axis=1)
+
+    jazz.compile(learning_rate=0.05)
+    jazz.training_model.fit(x, y, batch_size=8, epochs=1, verbose=0)  # 2 steps
+
+    for old, new in zip(before, jazz.weights):
+        assert not np.allclose(old, new.numpy())
+    dj_after = np.stack(dj.predict(unrolled_inputs(x, V, N_A), verbose=0), axis=1)
+    assert np.abs(dj_after - dj_before).max() > 1e-4
+    np.testing.assert_allclose(dj_after, step_probabilities(jazz, x, "fast"), atol=1e-5)
+
+    # The inference model (built before training) follows the trained weights exactly.
+    zeros = np.zeros((1, N_A), "float32")
+    outputs = inf.predict([np.zeros((1, 1, V), "float32"), zeros, zeros], verbose=0)
+    ids_by_hand, probs_by_hand = greedy_by_hand(jazz, 8)
+    np.testing.assert_array_equal(inference_ids(outputs)[0], ids_by_hand)
+    np.testing.assert_allclose(np.stack(outputs, axis=1)[0], probs_by_hand, atol=1e-5)
+
+    # Same check through the fast path: start from a token, feed the argmax chain.
+    start = 3
+    out = inf.predict([np.eye(V, dtype="float32")[[[start]]], zeros, zeros], verbose=0)
+    chain = inference_ids(out)[0]
+    fast = step_probabilities(jazz, np.array([[start, *chain[:-1]]]), "fast")[0]
+    np.testing.assert_allclose(fast, np.stack(out, axis=1)[0], atol=1e-5)
+    np.testing.assert_array_equal(fast.argmax(-1), chain)
+
+
+def test_djmodel_trains_on_one_hot_targets():
+    jazz = make_jazz(seed=6)
+    dj = jazz.djmodel()
+    from jazzlstm.model import compile_model
+    compile_model(dj, learning_rate=0.05)
+    ids = random_ids(batch=8, length=TX + 1, seed=3)
+    before = jazz.densor.kernel.numpy().copy()
+    dj.fit(unrolled_inputs(ids[:, :-1], V, N_A), unrolled_targets(ids[:, 1:], V), verbose=0)
+    assert not np.allclose(before, jazz.densor.kernel.numpy())
+    np.testing.assert_allclose(step_probabilities(jazz, ids[:, :-1], "fast"),
+                               step_probabilities(jazz, ids[:, :-1], "unrolled"), atol=1e-5)
+
+
+def test_save_and_load_restore_identical_predictions(tmp_path):
+    jazz = make_jazz(seed=7)
+    jazz.compile()
+    ids = random_ids(batch=4, length=TX + 1, seed=4)
+    jazz.training_model.fit(ids[:, :-1], ids[:, 1:], epochs=1, verbose=0)
+    path = save_model(jazz, tmp_path / "model.keras")
+    loaded = load_model(path, tx=TX)
+
+    assert loaded.get_config() == jazz.get_config()
+    assert loaded.training_model.get_layer("LSTM_seq").lstm is loaded.LSTM_cell
+    np.testing.assert_array_equal(step_probabilities(loaded, ids), step_probabilities(jazz, ids))
+    np.testing.assert_allclose(step_probabilities(loaded, ids, "unrolled"),
+                               step_probabilities(jazz, ids), atol=1e-5)
+    # The optimizer state comes back too, so training can resume where it stopped.
+    assert int(loaded.training_model.optimizer.iterations) == 1
+    np.testing.assert_array_equal(greedy_by_hand(loaded, 5)[0], greedy_by_hand(jazz, 5)[0])
+
+
+@pytest.mark.parametrize("which", ["training", "djmodel", "inference"])
+def test_every_graph_round_trips_through_keras_safe_mode(tmp_path, which):
+    jazz = make_jazz(seed=8)
+    ids = random_ids(batch=3, seed=5)
+    zeros = np.zeros((3, N_A), "float32")
+    model, inputs = {
+        "training": (jazz.training_model, ids),
+        "djmodel": (jazz.djmodel(), unrolled_inputs(ids, V, N_A)),
+        "inference": (jazz.inference_model(5), [np.eye(V, dtype="float32")[ids[:, :1]], zeros, zeros]),
+    }[which]
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")  # safe_mode=True by default
+    expected, got = model.predict(inputs, verbose=0), loaded.predict(inputs, verbose=0)
+    np.testing.assert_allclose(np.stack(got), np.stack(expected), atol=1e-6)
+
+
+def test_no_graph_uses_lambda_layers():
+    jazz = make_jazz()
+    for model in (jazz.djmodel(), jazz.inference_model(3), jazz.training_model):
+        layers = all_layers(model)
+        assert layers and not any(isinstance(layer, keras.layers.Lambda) for layer in layers)
+
+
+def test_bad_arguments_and_files_fail_clearly(tmp_path):
+    with pytest.raises(ValueError):
+        JazzLSTM(1)
+    jazz = make_jazz()
+    with pytest.raises(JazzLSTMError):
+        save_model(jazz, tmp_path / "model.h5")
+    with pytest.raises(JazzLSTMError):
+        load_model(tmp_path / "missing.keras")
+    (tmp_path / "junk.keras").write_bytes(b"not a zip file")
+    with pytest.raises(JazzLSTMError):
+        load_model(tmp_path / "junk.keras")
+    jazz.djmodel().save(tmp_path / "dj.keras")
+    with pytest.raises(JazzLSTMError):
+        load_model(tmp_path / "dj.keras")
+
+
+def test_seed_makes_weights_reproducible():
+    a, b, c = make_jazz(seed=11), make_jazz(seed=11), make_jazz(seed=12)
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(wa.numpy(), wb.numpy())
+    assert not np.allclose(a.LSTM_cell.cell.kernel.numpy(), c.LSTM_cell.cell.kernel.numpy())
+
+
+def test_core_modules_import_no_music_libraries():
+    code = ("import sys, jazzlstm.model, jazzlstm.sampling; "
+            "bad = [m for m in ('music21', 'pretty_midi') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
