@@ -20,9 +20,14 @@ setup(
     description="Learn and generate music sequences (jazz solos, tunes, text) with recurrent networks",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["jazzlstm", "jazzlstm.*"]),
-    include_package_data=True,
-    package_data={"jazzlstm": ["pretrained/**/*"]},
+    # The repo's midi_samples/ folder is installed as jazzlstm/samples, so that
+    # `jazzlstm train` has its bundled corpus after a plain `pip install`.
+    packages=find_packages(include=["jazzlstm", "jazzlstm.*"]) + ["jazzlstm.samples"],
+    package_dir={"jazzlstm.samples": "midi_samples"},
+    package_data={
+        "jazzlstm": ["pretrained/*/*"],
+        "jazzlstm.samples": ["*.mid", "*.mxl", "README.md"],
+    },
     python_requires=">=3.10",
     install_requires=[
         line.strip()

@@ -18,6 +18,7 @@ _EXPORTS = {
     "read_musicxml": "musicxml_io",
     "parse_chord": "harmony", "parse_progression": "harmony", "note_type": "harmony",
     "Vocabulary": "vocab",
+    "train": "api", "generate": "api", "load_run": "runs", "Run": "runs",
     "JazzLSTMError": "errors", "InputFileError": "errors", "NoUsableFilesError": "errors",
 }
 _MODULES = ("grammar", "notes", "harmony", "analysis", "score", "vocab", "corpus", "midi_io", "musicxml_io")

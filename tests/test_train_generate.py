@@ -1,0 +1,177 @@
+"""Training, run folders and generation, through the Python API and the real CLI (tiny models)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pretty_midi
+import pytest
+
+from jazzlstm.cli import main
+from jazzlstm.config import DataConfig, TrainConfig
+from jazzlstm.corpus import load_corpus
+from jazzlstm.errors import JazzLSTMError
+from jazzlstm.generate import MusicOptions, generate_music
+from jazzlstm.runs import load_run
+from jazzlstm.train import train_run
+
+from samples import SAMPLES_DIR
+
+TINY = ["--epochs", "2", "--n-a", "8", "--tx", "12", "--batch-size", "64", "--quiet"]
+
+
+def console_command() -> list[str]:
+    """The installed ``jazzlstm`` console script, else ``python -m jazzlstm``."""
+    script = shutil.which("jazzlstm")
+    return [script] if script else [sys.executable, "-m", "jazzlstm"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """One tiny run trained by the real command line, shared by the tests below (read-only)."""
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    cache = tmp_path_factory.mktemp("cache")
+    result = subprocess.run([*console_command(), "train", "--midi", str(SAMPLES_DIR), "--out", str(out), *TINY],
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "JAZZLSTM_CACHE_DIR": str(cache)})
+    assert result.returncode == 0, result.stderr
+    assert "Epoch 2/2" in result.stdout and "val_perplexity" in result.stdout
+    assert "wrote" in result.stdout
+    return out
+
+
+def test_run_folder_holds_everything(tiny_run):
+    names = sorted(p.name for p in tiny_run.iterdir())
+    assert names == ["chords.json", "config.json", "history.json", "model.keras", "vocab.json"]
+    history = json.loads((tiny_run / "history.json").read_text())
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "perplexity", "val_perplexity"):
+        assert len(history[key]) == 2, key
+    assert history["best_epoch"] in (1, 2)
+    config = json.loads((tiny_run / "config.json").read_text())
+    assert config["version"] and config["model"]["n_a"] == 8 and config["data"]["encoding"] == "grammar"
+    run = load_run(tiny_run)
+    assert len(run.vocab) == run.model.n_values and run.progressions
+
+
+def test_cli_generate_writes_a_playable_file_and_is_seeded(tiny_run, tmp_path):
+    first, again = tmp_path / "a.mid", tmp_path / "b.mid"
+    args = ["--run", str(tiny_run), "--bars", "4", "--chords", "Dm7 G7 Cmaj7 Cmaj7", "--seed", "5"]
+    result = subprocess.run([*console_command(), "generate", str(first), *args], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert main(["generate", str(again), *args]) == 0
+    assert first.read_bytes() == again.read_bytes(), "same seed, same file"
+    pm = pretty_midi.PrettyMIDI(str(first))
+    melody = pm.instruments[0]
+    assert [i.name for i in pm.instruments] == ["Melody", "Chords", "Bass"]
+    seconds_per_bar = 4 * 60 / 120
+    bars_with_notes = {int(n.start // seconds_per_bar) for n in melody.notes}
+    assert bars_with_notes == {0, 1, 2, 3}
+    onsets = [round(n.start, 6) for n in melody.notes]
+    assert len(onsets) == len(set(onsets))
+    assert all(n.end > n.start and 48 <= n.pitch <= 88 for n in melody.notes)
+    from music21 import converter
+
+    assert len(converter.parse(str(first)).parts) == 3
+
+
+def test_num_outputs_primer_and_greedy(tiny_run, tmp_path):
+    code = main(["generate", str(tmp_path / "set.mid"), "--run", str(tiny_run), "--num-outputs", "3",
+                 "--bars", "2", "--primer", str(SAMPLES_DIR / "blues_in_f.mid"), "--greedy"])
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set_1.mid", "set_2.mid", "set_3.mid"]
+
+
+def test_generation_uses_training_chords_without_chords_flag(tiny_run, tmp_path):
+    run = load_run(tiny_run)
+    paths = generate_music(run, tmp_path / "x.mid", MusicOptions(bars=3, seed=1, top_k=5, temperature=0.8))
+    assert len(pretty_midi.PrettyMIDI(str(paths[0])).instruments[1].notes) > 0
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--chords", "Dm7 Xb9"], "unknown chord name"),
+    (["--primer", "MISSING"], "MISSING"),
+])
+def test_generate_bad_input_is_one_line(tiny_run, tmp_path, capsys, args, message):
+    code = main(["generate", str(tmp_path / "o.mid"), "--run", str(tiny_run), *args])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "o.mid").exists()
+
+
+def test_primer_without_notes(tiny_run, tmp_path, capsys):
+    from midi_factory import TrackSpec, drum_notes, write_tracks
+
+    primer = write_tracks(tmp_path / "drums.mid", [TrackSpec("Drums", drum_notes(), 0, True)])
+    code = main(["generate", str(tmp_path / "o.mid"), "--run", str(tiny_run), "--primer", str(primer)])
+    err = capsys.readouterr().err
+    assert code != 0 and "drums.mid" in err and "drums only" in err
+
+
+def test_existing_output_and_unwritable_folder(tiny_run, tmp_path, capsys):
+    target = tmp_path / "mine.mid"
+    target.write_bytes(b"keep me")
+    assert main(["generate", str(target), "--run", str(tiny_run)]) != 0
+    assert target.read_bytes() == b"keep me"
+    assert "--force" in capsys.readouterr().err
+    assert main(["generate", str(tmp_path / "no" / "such" / "dir.mid"), "--run", str(tiny_run)]) != 0
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", [["--bars", "0"], ["--temperature", "0"], ["--temperature", "-1"], ["--top-k", "0"]])
+def test_generate_rejects_non_positive_values(flag, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", str(tmp_path / "o.mid"), *flag])
+    assert exit_info.value.code == 2 and "must be positive" in capsys.readouterr().err
+
+
+def test_train_rejects_bad_epochs_and_existing_run(tiny_run, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--epochs", "0"])
+    assert "must be positive" in capsys.readouterr().err
+    assert main(["train", "--midi", str(SAMPLES_DIR), "--out", str(tiny_run), *TINY]) != 0
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_missing_corrupt_and_mismatched_run_folders(tiny_run, tmp_path, capsys):
+    def generate_with(run_dir: Path) -> str:
+        code = main(["generate", str(tmp_path / "o.mid"), "--run", str(run_dir), "--force"])
+        err = capsys.readouterr().err.strip()
+        assert code != 0 and len(err.splitlines()) == 1 and "Traceback" not in err
+        return err
+
+    assert "no such run folder" in generate_with(tmp_path / "nope")
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_run, broken)
+    (broken / "model.keras").write_bytes(b"not a zip")
+    assert "cannot load" in generate_with(broken)
+    partial = tmp_path / "partial"
+    shutil.copytree(tiny_run, partial)
+    (partial / "vocab.json").unlink()
+    assert "missing vocab.json" in generate_with(partial)
+    mismatched = tmp_path / "mismatched"
+    shutil.copytree(tiny_run, mismatched)
+    vocab = json.loads((mismatched / "vocab.json").read_text())
+    vocab["tokens"] = vocab["tokens"][:-1]
+    (mismatched / "vocab.json").write_text(json.dumps(vocab))
+    assert "vocabulary has" in generate_with(mismatched)
+    garbled = tmp_path / "garbled"
+    shutil.copytree(tiny_run, garbled)
+    (garbled / "config.json").write_text("{")
+    assert "corrupt run file" in generate_with(garbled)
+
+
+def test_python_api_train_and_generate(tmp_path):
+    corpus = load_corpus(SAMPLES_DIR, encoding="notes", cache=False, progress=False)
+    run = train_run(corpus.sequences, tmp_path / "notes_run", {"n_a": 8, "tx": 10},
+                    TrainConfig(epochs=1, batch_size=64), DataConfig(encoding="notes"), corpus.progressions(),
+                    verbose=0)
+    paths = generate_music(run, tmp_path / "n.mid", MusicOptions(bars=2, chords="C7 F7"))
+    assert pretty_midi.PrettyMIDI(str(paths[0])).instruments[0].notes
+    with pytest.raises(JazzLSTMError, match="already exists"):
+        train_run(corpus.sequences, tmp_path / "notes_run", {"n_a": 8, "tx": 10}, TrainConfig(epochs=1),
+                  DataConfig(encoding="notes"), verbose=0)
