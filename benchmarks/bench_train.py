@@ -1,0 +1,140 @@
+"""Training speed: the course-style unrolled graph vs jazzlstm's fast training path.
+
+Same task for every contender: Tx=30, n_a=64, 78 values, batch 32, random ids, Adam(0.01).
+
+* ``reference``: the classic course code, written here on purpose - 30 ``Lambda`` slices, 30
+  shared ``LSTM_cell`` calls, a list of 30 softmax outputs, categorical crossentropy on 30
+  one-hot targets and accuracy on each;
+* ``keras_sequence_lstm``: the same maths as one ``keras.layers.LSTM(return_sequences=True)``
+  on one-hot ids (for context: the generic Keras recurrent loop);
+* ``jazzlstm_fast``: ``JazzLSTM.training_model`` (ids in, one gather for every step's input
+  projection, the recurrence on the shared weights, sparse targets) compiled by
+  ``JazzLSTM.compile`` exactly as ``jazzlstm train`` does (steps_per_execution=16).
+
+``first_epoch_s`` counts from model construction to the end of epoch 1 (graph building,
+tracing and the epoch: what a user waits for). ``samples_per_s`` comes from the median of the
+later epochs, which are run in turns (reference, keras, jazzlstm, reference, ...) so that the
+ratios are measured side by side on this shared, noisy machine.
+Prints one JSON object. Targets: fast >= 3x the reference in samples/s, first epoch >= 5x sooner.
+Run: python benchmarks/bench_train.py [--samples 4096] [--epochs 6]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+TX, N_A, N_VALUES, BATCH = 30, 64, 78, 32
+
+
+def reference_model() -> keras.Model:
+    """The course's djmodel, verbatim in spirit (Lambda slices and all)."""
+    LSTM_cell = keras.layers.LSTM(N_A, return_state=True)
+    densor = keras.layers.Dense(N_VALUES, activation="softmax")
+    reshapor = keras.layers.Reshape((1, N_VALUES))
+    X = keras.Input(shape=(TX, N_VALUES))
+    a0, c0 = keras.Input(shape=(N_A,)), keras.Input(shape=(N_A,))
+    a, c, outputs = a0, c0, []
+    for t in range(TX):
+        x = keras.layers.Lambda(lambda z, t=t: z[:, t, :], output_shape=(N_VALUES,))(X)
+        x = reshapor(x)
+        a, _, c = LSTM_cell(x, initial_state=[a, c])
+        outputs.append(densor(a))
+    model = keras.Model(inputs=[X, a0, c0], outputs=outputs)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
+                  loss="categorical_crossentropy", metrics=["accuracy"] * TX)
+    return model
+
+
+def keras_sequence_model() -> keras.Model:
+    """One Keras LSTM layer over the one-hot sequence, densor on every step."""
+    ids = keras.Input(shape=(TX,), dtype="int32")
+    x = keras.layers.Lambda(lambda i: tf.one_hot(i, N_VALUES), output_shape=(TX, N_VALUES))(ids)
+    h = keras.layers.LSTM(N_A, return_sequences=True)(x)
+    model = keras.Model(ids, keras.layers.Dense(N_VALUES, activation="softmax")(h))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01, clipnorm=1.0),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def jazzlstm_model() -> keras.Model:
+    from jazzlstm.model import JazzLSTM
+
+    jazz = JazzLSTM(N_VALUES, n_a=N_A, tx=TX, seed=0)
+    return jazz.compile(learning_rate=0.01, clipnorm=1.0)
+
+
+def first_epoch(build: Callable[[], keras.Model], x, y) -> tuple[keras.Model, float]:
+    """Build the model and fit one epoch: seconds from construction to the end of that epoch."""
+    start = time.perf_counter()
+    model = build()
+    model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    return model, time.perf_counter() - start
+
+
+def steady_epochs(contenders: dict, rounds: int) -> dict[str, list[float]]:
+    """Epoch times of every contender, one epoch each in turn, ``rounds`` times over: all
+    contenders see the same moments of a shared, noisy machine."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, (model, x, y) in contenders.items():
+            start = time.perf_counter()
+            model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=4096)
+    parser.add_argument("--epochs", type=int, default=6, help="at least 2: the first, then the timed ones")
+    args = parser.parse_args()
+    n, epochs = args.samples, max(2, args.epochs)
+
+    ids = np.random.default_rng(0).integers(0, N_VALUES, size=(n, TX + 1)).astype("int32")
+    x_ids, y_ids = ids[:, :-1], ids[:, 1:]
+    eye = np.eye(N_VALUES, dtype="float32")
+    zeros = np.zeros((n, N_A), "float32")
+    reference_x = [eye[x_ids], zeros, zeros]
+    reference_y = [eye[y_ids[:, t]] for t in range(TX)]
+
+    builders = {
+        "reference": (reference_model, reference_x, reference_y),
+        "keras_sequence_lstm": (keras_sequence_model, x_ids, y_ids),
+        "jazzlstm_fast": (jazzlstm_model, x_ids, y_ids),
+    }
+    contenders, results = {}, {}
+    for name, (build, x, y) in builders.items():
+        model, seconds = first_epoch(build, x, y)
+        contenders[name] = (model, x, y)
+        results[name] = {"first_epoch_s": round(seconds, 2)}
+    for name, times in steady_epochs(contenders, epochs - 1).items():
+        results[name]["epoch_s"] = [round(t, 2) for t in times]
+        results[name]["samples_per_s"] = round(n / statistics.median(times))
+    ref, fast = results["reference"], results["jazzlstm_fast"]
+    print(json.dumps({
+        "benchmark": "train", "tx": TX, "n_a": N_A, "n_values": N_VALUES, "batch": BATCH,
+        "samples": n, "epochs": epochs, "cpu_count": os.cpu_count(),
+        "tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version(),
+        **results,
+        "speedup_samples_per_s": round(fast["samples_per_s"] / ref["samples_per_s"], 2),
+        "speedup_first_epoch": round(ref["first_epoch_s"] / fast["first_epoch_s"], 2),
+        "targets": {"samples_per_s": ">= 3x", "first_epoch": ">= 5x"},
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()
