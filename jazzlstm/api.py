@@ -16,24 +16,28 @@ def train(midi: str | Path | Sequence[str | Path] | None = None, out: str | Path
           melody_track: int | str | None = None, transpose: str = "none", workers: int | None = None,
           cache: bool = True, force: bool = False, verbose: int | str = "auto",
           corpus: Corpus | None = None) -> Run:
-    """Read a MIDI folder (default: the bundled samples), train, and write a run folder."""
+    """Read a MIDI folder (default: the bundled samples), train, and write a run folder.
+
+    Pass ``corpus`` (from :func:`~jazzlstm.corpus.load_corpus`) to train on one already read;
+    the reading options are then those it was read with.
+    """
     from .resources import bundled_samples_dir
     from .runs import staging_dir
     from .train import train_run
 
-    source = midi if midi is not None else bundled_samples_dir()
     train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clipnorm=clipnorm,
                                val_split=val_split, stride=stride, seed=seed)
     if Path(out).exists() and not force:
         staging_dir(Path(out), force)  # raises the standard "already exists" error
     if corpus is None:
-        corpus = load_corpus(source, encoding=encoding, melody_track=melody_track, transpose=transpose,
-                             workers=workers, cache=cache, progress=bool(verbose) and sys.stderr.isatty())
+        corpus = load_corpus(midi if midi is not None else bundled_samples_dir(), encoding=encoding,
+                             melody_track=melody_track, transpose=transpose, workers=workers, cache=cache,
+                             progress=bool(verbose) and sys.stderr.isatty())
     if verbose:
         print(corpus.summary(), file=sys.stderr)
-    sources = tuple(str(s) for s in ([source] if isinstance(source, (str, Path)) else source))
-    data_config = DataConfig(mode="music", encoding=corpus.settings.encoding, melody_track=melody_track,
-                             transpose=transpose, sources=sources)
+    settings = corpus.settings
+    data_config = DataConfig(mode="music", encoding=settings.encoding, melody_track=settings.melody_track,
+                             transpose=settings.transpose, sources=corpus.sources)
     return train_run(corpus.sequences, out, {"n_a": n_a, "tx": tx}, train_config, data_config,
                      corpus.progressions(), force=force, verbose=verbose)
 

@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="chord progression, one chord per bar, cycled to fill --bars")
     generate.add_argument("--chords-from", default=None, metavar="FILE", help="take the chords of a MIDI/MusicXML file")
     generate.add_argument("--temperature", type=positive_float, default=1.0, help="sampling temperature (default: %(default)s)")
-    generate.add_argument("--top-k", type=positive_int, default=None, help="sample among the k most likely tokens")
+    generate.add_argument("--top-k", type=positive_int, default=None, help="sample among the k most likely tokens (a k above the vocabulary size: all)")
     generate.add_argument("--greedy", action="store_true", help="always take the most likely token")
     generate.add_argument("--seed", type=int, default=0, help="random seed: same seed, same file (default: %(default)s)")
     generate.add_argument("--tempo", type=positive_float, default=120.0, help="tempo in BPM (default: %(default)s)")
@@ -179,10 +179,9 @@ def run_train(args: argparse.Namespace) -> int:
     # The corpus is read before TensorFlow is imported, so the reader pool can fork.
     corpus = corpus_from_args(args, source)
     import_tensorflow_quietly()
-    run = train(source, args.out, encoding=args.encoding, epochs=args.epochs, batch_size=args.batch_size,
-                n_a=args.n_a, tx=args.tx, stride=args.stride, lr=args.lr, clipnorm=args.clipnorm or None,
-                val_split=args.val_split, seed=args.seed, melody_track=args.melody_track,
-                transpose=args.transpose, force=args.force, verbose=2 if args.quiet else 1, corpus=corpus)
+    run = train(corpus=corpus, out=args.out, epochs=args.epochs, batch_size=args.batch_size, n_a=args.n_a,
+                tx=args.tx, stride=args.stride, lr=args.lr, clipnorm=args.clipnorm or None,
+                val_split=args.val_split, seed=args.seed, force=args.force, verbose=2 if args.quiet else 1)
     best = run.history.get("best_epoch", 0)
     monitor = run.history.get("monitor", "loss")
     value = run.history.get(monitor, [float("nan")])[best - 1] if best else float("nan")
@@ -205,9 +204,13 @@ def run_generate(args: argparse.Namespace) -> int:
     for path in output_paths(args.out, args.num_outputs):  # fail before the model loads
         check_writable(path, args.force)
     if args.chords:
+        from .errors import BadChordError
         from .harmony import parse_progression
 
-        parse_progression(args.chords)
+        try:
+            parse_progression(args.chords)
+        except BadChordError as exc:
+            raise BadChordError(f"--chords: {exc}") from None
     import_tensorflow_quietly()
     written = generate(args.run or _default_run(), args.out, bars=args.bars, chords=args.chords,
                        chords_from=args.chords_from, temperature=args.temperature, top_k=args.top_k,

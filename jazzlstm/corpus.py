@@ -78,6 +78,7 @@ class Corpus:
     ignored: list[str] = field(default_factory=list)
     settings: EncodingSettings = field(default_factory=EncodingSettings)
     cache_hits: int = 0
+    sources: tuple[str, ...] = ()    # the files and folders it was read from
 
     @property
     def sequences(self) -> list[list[str]]:
@@ -277,7 +278,8 @@ def load_corpus(path: str | Path | Iterable[str | Path], encoding: str = "gramma
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if len(files) >= 8 else 1
     records = _run([str(f) for f in files], settings, cache_dir, max(1, int(workers)), progress)
-    corpus = Corpus(pieces=[], settings=settings, ignored=[str(p) for p in ignored])
+    corpus = Corpus(pieces=[], settings=settings, ignored=[str(p) for p in ignored],
+                    sources=tuple(str(r) for r in roots))
     for record in records:
         corpus.cache_hits += bool(record.get("cached"))
         if "skip" in record:

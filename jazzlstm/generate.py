@@ -99,8 +99,10 @@ def generate_music(run: Run, out: str | Path, options: MusicOptions, force: bool
     chords = choose_chords(run, options, rng)
     primer = primer_ids(run, options.primer) if options.primer else None
     n = options.num_outputs * (1 + SPARE_CANDIDATES)
+    # A k beyond the vocabulary restricts nothing: sample from every token.
+    top_k = None if options.top_k is None else min(options.top_k, len(run.vocab))
     ids = sample_ids(run.model, n, options.bars * TOKENS_PER_BAR, primer=primer, temperature=options.temperature,
-                     top_k=options.top_k, greedy=options.greedy, seed=options.seed)
+                     top_k=top_k, greedy=options.greedy, seed=options.seed)
     scores = _pick_scores(run, ids, chords, options)
     for score, target in zip(scores, targets):
         write_midi(score, target, tempo=options.tempo, force=force)

@@ -15,8 +15,6 @@ serializable custom layers are used (no ``Lambda``), so every model round-trips 
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -27,6 +25,7 @@ import tensorflow as tf
 from keras import ops
 
 from .errors import JazzLSTMError
+from .fileio import atomic_path
 
 __all__ = [
     "JazzLSTM", "TimeStep", "ArgmaxOneHot", "SequenceLSTM",
@@ -447,14 +446,8 @@ def save_model(jazz: JazzLSTM, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix != ".keras":
         raise JazzLSTMError(f"{path}: model files must end in .keras")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent or ".")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         jazz.training_model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -79,6 +79,12 @@ def test_cli_generate_writes_a_playable_file_and_is_seeded(tiny_run, tmp_path):
     assert len(converter.parse(str(first)).parts) == 3
 
 
+def test_top_k_beyond_the_vocabulary_samples_from_every_token(tiny_run, tmp_path):
+    assert main(["generate", str(tmp_path / "k.mid"), "--run", str(tiny_run), "--top-k", "100000", "--bars", "2"]) == 0
+    assert main(["generate", str(tmp_path / "all.mid"), "--run", str(tiny_run), "--bars", "2"]) == 0
+    assert (tmp_path / "k.mid").read_bytes() == (tmp_path / "all.mid").read_bytes()
+
+
 def test_num_outputs_primer_and_greedy(tiny_run, tmp_path):
     code = main(["generate", str(tmp_path / "set.mid"), "--run", str(tiny_run), "--num-outputs", "3",
                  "--bars", "2", "--primer", str(SAMPLES_DIR / "blues_in_f.mid"), "--greedy"])
@@ -93,7 +99,7 @@ def test_generation_uses_training_chords_without_chords_flag(tiny_run, tmp_path)
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--chords", "Dm7 Xb9"], "unknown chord name"),
+    (["--chords", "Dm7 Xb9"], "--chords: unknown chord name 'Xb9'"),
     (["--primer", "MISSING"], "MISSING"),
 ])
 def test_generate_bad_input_is_one_line(tiny_run, tmp_path, capsys, args, message):
@@ -175,3 +181,33 @@ def test_python_api_train_and_generate(tmp_path):
     with pytest.raises(JazzLSTMError, match="already exists"):
         train_run(corpus.sequences, tmp_path / "notes_run", {"n_a": 8, "tx": 10}, TrainConfig(epochs=1),
                   DataConfig(encoding="notes"), verbose=0)
+
+
+def test_pretrained_run_ships_and_generates_without_run_flag(tmp_path, capsys):
+    from jazzlstm.resources import pretrained_run_dir
+
+    run = load_run(pretrained_run_dir())
+    assert run.data_config.encoding == "grammar" and run.progressions
+    assert main(["generate", str(tmp_path / "solo.mid"), "--bars", "4", "--seed", "2"]) == 0
+    assert "solo.mid" in capsys.readouterr().out
+    melody = pretty_midi.PrettyMIDI(str(tmp_path / "solo.mid")).instruments[0]
+    assert {int(n.start // 2.0) for n in melody.notes} == {0, 1, 2, 3}  # 120 bpm: 2 s a bar
+
+
+def test_pretrained_run_was_made_by_the_recorded_command():
+    """The settings in the shipped config are those of the command rebuild.py runs."""
+    import importlib.util
+
+    from jazzlstm.resources import pretrained_run_dir
+
+    spec = importlib.util.spec_from_file_location("rebuild", pretrained_run_dir().parent / "rebuild.py")
+    rebuild = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rebuild)
+    args = dict(zip(rebuild.TRAIN_ARGS[1::2], rebuild.TRAIN_ARGS[2::2]))
+    config = json.loads((pretrained_run_dir() / "config.json").read_text())
+    assert config["model"]["n_a"] == int(args["--n-a"]) and config["model"]["tx"] == int(args["--tx"])
+    assert config["train"]["epochs"] == int(args["--epochs"]) and config["train"]["seed"] == int(args["--seed"])
+    assert config["train"]["val_split"] == float(args["--val-split"])
+    assert config["data"]["encoding"] == args["--encoding"] and config["data"]["sources"] == [args["--midi"]]
+    history = json.loads((pretrained_run_dir() / "history.json").read_text())
+    assert len(history["loss"]) == int(args["--epochs"])
