@@ -18,12 +18,13 @@ _EXPORTS = {
     "read_musicxml": "musicxml_io",
     "parse_chord": "harmony", "parse_progression": "harmony", "note_type": "harmony",
     "Vocabulary": "vocab",
-    "train": "api", "generate": "api", "load_run": "runs", "Run": "runs",
+    "train": "api", "generate": "api", "train_text": "api", "train_abc": "api", "generate_text": "api",
+    "load_run": "runs", "Run": "runs",
     "bundled_samples_dir": "resources", "pretrained_run_dir": "resources",
     "JazzLSTMError": "errors", "InputFileError": "errors", "NoUsableFilesError": "errors",
 }
 _MODULES = ("grammar", "notes", "harmony", "analysis", "score", "vocab", "corpus", "midi_io", "musicxml_io",
-            "model", "sampling", "generation")
+            "model", "sampling", "generation", "text", "abc")
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
 

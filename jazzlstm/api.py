@@ -7,6 +7,7 @@ from typing import Sequence
 
 from .config import DataConfig, TrainConfig
 from .corpus import Corpus, load_corpus
+from .errors import JazzLSTMError
 from .runs import Run, load_run
 
 
@@ -56,3 +57,95 @@ def generate(run: Run | str | Path | None, out: str | Path, bars: int = 8, chord
                            top_k=top_k, greedy=greedy, seed=seed, tempo=tempo, primer=primer,
                            num_outputs=num_outputs)
     return generate_music(run, out, options, force=force)
+
+
+DEFAULT_STREAM_TX = 64
+"""Window length for running text: the longest window the fast path unrolls."""
+MAX_LINE_TX = 128
+"""Longest window for one-sample-per-line text; longer lines are cut into several windows."""
+
+
+def train_text(text: str | Path, out: str | Path = "jazzlstm-run", layout: str = "stream", epochs: int = 40,
+               batch_size: int = 32, n_a: int = 64, tx: int | None = None, lr: float = 0.01,
+               clipnorm: float | None = 1.0, val_split: float = 0.1, seed: int = 0, force: bool = False,
+               verbose: int | str = "auto") -> Run:
+    """Train a character model on a UTF-8 text file and write a run folder.
+
+    ``layout="lines"``: every line is a sample that ends in a newline (names, titles), and the
+    windows are as long as the longest line (up to :data:`MAX_LINE_TX`) unless ``tx`` is given.
+    ``layout="stream"``: running text in consecutive windows of ``tx`` (default
+    :data:`DEFAULT_STREAM_TX`) characters, the LSTM state carried from window to window.
+    """
+    from .text import LAYOUTS, LINE_END, framed, read_text, split_lines
+
+    if layout not in LAYOUTS:
+        raise JazzLSTMError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    content = read_text(text)
+    if layout == "lines":
+        lines = split_lines(content)
+        sequences = [framed(line, LINE_END) for line in lines]
+        tx = tx or min(max(len(s) for s in sequences) - 1, MAX_LINE_TX)
+        longer = sum(len(s) - 1 > tx for s in sequences)
+        summary = f"read {text}: {len(lines)} lines, {len(content)} characters; windows of {tx}" + (
+            f" ({longer} longer line(s) are cut into several windows)" if longer else "")
+    else:
+        sequences = [list(content)]
+        tx = tx or DEFAULT_STREAM_TX
+        summary = f"read {text}: {len(content)} characters of running text; windows of {tx}"
+    if verbose:
+        print(summary, file=sys.stderr)
+    data_config = DataConfig(mode="text", encoding="chars", sources=(str(text),), text_layout=layout,
+                             end_token=LINE_END if layout == "lines" else None)
+    return _train_chars(sequences, (), data_config, out, epochs, batch_size, n_a, tx, lr, clipnorm, val_split,
+                        seed, force, verbose)
+
+
+def train_abc(sources: Sequence[str | Path] | None = None, out: str | Path = "jazzlstm-run", epochs: int = 40,
+              batch_size: int = 32, n_a: int = 64, tx: int | None = None, lr: float = 0.01,
+              clipnorm: float | None = 1.0, val_split: float = 0.1, seed: int = 0, force: bool = False,
+              verbose: int | str = "auto", tunes: Sequence[str] | None = None) -> Run:
+    """Train a character model on ABC tunes (default: the fiddle tunes in music21's corpus).
+
+    The cleaned tunes (see :mod:`jazzlstm.abc`) form one stream with an end token between
+    tunes; generation starts a tune after an end token and stops at the next one. ``tunes``
+    trains on already cleaned tune texts instead of reading ``sources``.
+    """
+    from .abc import load_tunes
+    from .text import PIECE_END, joined
+
+    if tunes is None:
+        tunes, skipped = load_tunes(sources)
+        if verbose:
+            where = "music21's fiddle tunes" if sources is None else ", ".join(str(s) for s in sources)
+            print(f"read {where}: {len(tunes)} tunes, {sum(len(t) for t in tunes)} characters, "
+                  f"{len(skipped)} file(s) skipped", file=sys.stderr)
+            for path, reason in skipped:
+                print(f"  skipped {path}: {reason}", file=sys.stderr)
+    sequences = [joined(tunes, PIECE_END)]
+    data_config = DataConfig(mode="abc", encoding="chars", text_layout="stream", end_token=PIECE_END,
+                             sources=tuple(str(s) for s in sources) if sources else ("music21:ryansMammoth",))
+    return _train_chars(sequences, (PIECE_END,), data_config, out, epochs, batch_size, n_a,
+                        tx or DEFAULT_STREAM_TX, lr, clipnorm, val_split, seed, force, verbose)
+
+
+def _train_chars(sequences, specials, data_config, out, epochs, batch_size, n_a, tx, lr, clipnorm, val_split,
+                 seed, force, verbose) -> Run:
+    from .train import train_run
+
+    train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clipnorm=clipnorm,
+                               val_split=val_split, seed=seed)
+    return train_run(sequences, out, {"n_a": n_a, "tx": tx}, train_config, data_config, force=force,
+                     verbose=verbose, specials=specials)
+
+
+def generate_text(run: Run | str | Path, n: int = 1, length: int | None = None, prime: str | None = None,
+                  temperature: float = 1.0, top_k: int | None = None, greedy: bool = False, seed: int = 0
+                  ) -> list[str]:
+    """Sample ``n`` texts from a character run (for ABC runs: tune texts)."""
+    from .textgen import TextOptions, sample_texts
+
+    run = run if isinstance(run, Run) else load_run(run)
+    if not run.data_config.is_text:
+        raise JazzLSTMError(f"{run.path}: a music run; use jazzlstm.generate for MIDI")
+    return sample_texts(run, TextOptions(n=n, length=length, prime=prime, temperature=temperature, top_k=top_k,
+                                         greedy=greedy, seed=seed))

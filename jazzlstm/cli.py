@@ -92,44 +92,72 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model and write a run folder",
                                 description="Train the jazz LSTM on a MIDI/MusicXML folder (default: the "
-                                            "bundled samples) and write a run folder.")
-    train.add_argument("--midi", metavar="PATH", default=None,
-                       help="a MIDI/MusicXML file or folder (default: the bundled midi_samples)")
+                                            "bundled samples), a text file (--text) or ABC tunes (--abc), "
+                                            "and write a run folder.")
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--midi", metavar="PATH", default=None,
+                        help="a MIDI/MusicXML file or folder (default: the bundled midi_samples)")
+    source.add_argument("--text", metavar="FILE", default=None, help="train a character model on a UTF-8 text file")
+    source.add_argument("--abc", metavar="DIR", nargs="?", const="", default=None,
+                        help="train a character model on ABC tunes: .abc files under DIR, or without DIR "
+                             "the ~1,000 fiddle tunes in music21's corpus")
+    layout = train.add_mutually_exclusive_group()
+    layout.add_argument("--lines", dest="layout", action="store_const", const="lines",
+                        help="--text: every line is one sample ending in a newline (names, titles)")
+    layout.add_argument("--stream", dest="layout", action="store_const", const="stream",
+                        help="--text: running text in consecutive windows, state carried over (the default)")
     add_corpus_options(train)
     train.add_argument("--out", default="jazzlstm-run", metavar="RUN_DIR", help="run folder to write (default: %(default)s)")
     train.add_argument("--epochs", type=positive_int, default=40, help="training epochs (default: %(default)s)")
-    train.add_argument("--batch-size", type=positive_int, default=32, help="global batch size (default: %(default)s)")
+    train.add_argument("--batch-size", type=positive_int, default=32,
+                       help="global batch size; for running text, the number of parallel streams (default: %(default)s)")
     train.add_argument("--n-a", type=positive_int, default=64, help="LSTM units (default: %(default)s)")
-    train.add_argument("--tx", type=positive_int, default=30, help="tokens per training window (default: %(default)s)")
-    train.add_argument("--stride", type=positive_int, default=1, help="tokens between window starts (default: %(default)s)")
+    train.add_argument("--tx", type=positive_int, default=None,
+                       help="tokens per training window (default: 30 for music, 64 for running text and ABC, "
+                            "the longest line for --lines)")
+    train.add_argument("--stride", type=positive_int, default=1,
+                       help="music: tokens between window starts (default: %(default)s)")
     train.add_argument("--lr", type=positive_float, default=0.01, help="Adam learning rate (default: %(default)s)")
     train.add_argument("--clipnorm", type=non_negative_float, default=1.0,
                        help="gradient clipping norm, 0 for none (default: %(default)s)")
     train.add_argument("--val-split", type=fraction, default=0.1,
-                       help="share of files held out for validation (default: %(default)s)")
+                       help="share held out for validation: files (music), lines, or the end of the text "
+                            "(default: %(default)s)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     train.add_argument("--force", action="store_true", help="overwrite an existing run folder")
     train.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     train.set_defaults(handler=run_train)
 
-    generate = commands.add_parser("generate", help="generate music from a trained run",
-                                   description="Improvise a melody over a chord progression and write MIDI "
-                                               "(melody, comping chords and bass).")
-    generate.add_argument("out", metavar="OUT.mid", help="MIDI file to write (numbered with --num-outputs)")
+    generate = commands.add_parser("generate", help="generate music or text from a trained run",
+                                   description="Music runs: improvise a melody over a chord progression and "
+                                               "write MIDI (melody, comping chords and bass). Text runs: print "
+                                               "samples. ABC runs: write tunes as MIDI (and .abc), or print them.")
+    generate.add_argument("out", metavar="OUT", nargs="?", default=None,
+                          help="file to write: MIDI for music and ABC runs (numbered with -n), text for text runs")
     generate.add_argument("--run", default=None, metavar="RUN_DIR",
-                          help="run folder (default: the pretrained run shipped with jazzlstm)")
-    generate.add_argument("--bars", type=positive_int, default=8, help="bars to generate (default: %(default)s)")
-    generate.add_argument("--chords", default=None, metavar='"Dm7 G7 Cmaj7 Cmaj7"',
-                          help="chord progression, one chord per bar, cycled to fill --bars")
-    generate.add_argument("--chords-from", default=None, metavar="FILE", help="take the chords of a MIDI/MusicXML file")
+                          help="run folder (default: the pretrained music run shipped with jazzlstm)")
+    generate.add_argument("-n", "--num-outputs", type=positive_int, default=1, help="how many pieces or samples "
+                          "(default: %(default)s)")
     generate.add_argument("--temperature", type=positive_float, default=1.0, help="sampling temperature (default: %(default)s)")
-    generate.add_argument("--top-k", type=positive_int, default=None, help="sample among the k most likely tokens (a k above the vocabulary size: all)")
+    generate.add_argument("--top-k", type=positive_int, default=None,
+                          help="sample among the k most likely tokens (a k above the vocabulary size: all)")
     generate.add_argument("--greedy", action="store_true", help="always take the most likely token")
-    generate.add_argument("--seed", type=int, default=0, help="random seed: same seed, same file (default: %(default)s)")
+    generate.add_argument("--seed", type=int, default=0, help="random seed: same seed, same output (default: %(default)s)")
     generate.add_argument("--tempo", type=positive_float, default=120.0, help="tempo in BPM (default: %(default)s)")
-    generate.add_argument("--primer", default=None, metavar="FILE.mid", help="continue the melody of this file")
-    generate.add_argument("--num-outputs", type=positive_int, default=1, help="files to write (default: %(default)s)")
     generate.add_argument("--force", action="store_true", help="overwrite existing output files")
+    music = generate.add_argument_group("music runs")
+    music.add_argument("--bars", type=positive_int, default=MUSIC_FLAGS["bars"], help="bars to generate (default: %(default)s)")
+    music.add_argument("--chords", default=None, metavar='"Dm7 G7 Cmaj7 Cmaj7"',
+                       help="chord progression, one chord per bar, cycled to fill --bars")
+    music.add_argument("--chords-from", default=None, metavar="FILE", help="take the chords of a MIDI/MusicXML file")
+    music.add_argument("--primer", default=None, metavar="FILE.mid", help="continue the melody of this file")
+    text = generate.add_argument_group("text and ABC runs")
+    text.add_argument("--length", type=positive_int, default=None,
+                      help="characters per sample, at most (default: 200; ABC tunes: 1000); samples of a "
+                           "--lines or ABC run stop at their end token")
+    text.add_argument("--prime", default=None, metavar="TEXT", help="start every sample with this text")
+    text.add_argument("--out", dest="out_file", default=None, metavar="FILE",
+                      help="write the samples to FILE instead of printing them")
     generate.set_defaults(handler=run_generate)
     return parser
 
@@ -171,17 +199,26 @@ def import_tensorflow_quietly() -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .api import train
+    from .api import train, train_abc, train_text
     from .resources import bundled_samples_dir
 
-    source = args.midi or str(bundled_samples_dir())
-    _check_out_folder(args.out, args.force)  # before the corpus is read
-    # The corpus is read before TensorFlow is imported, so the reader pool can fork.
-    corpus = corpus_from_args(args, source)
-    import_tensorflow_quietly()
-    run = train(corpus=corpus, out=args.out, epochs=args.epochs, batch_size=args.batch_size, n_a=args.n_a,
-                tx=args.tx, stride=args.stride, lr=args.lr, clipnorm=args.clipnorm or None,
-                val_split=args.val_split, seed=args.seed, force=args.force, verbose=2 if args.quiet else 1)
+    _check_out_folder(args.out, args.force)  # before any data is read
+    if args.layout and args.text is None:
+        raise JazzLSTMError(f"--{args.layout} applies to --text only")
+    common = dict(out=args.out, epochs=args.epochs, batch_size=args.batch_size, n_a=args.n_a, tx=args.tx,
+                  lr=args.lr, clipnorm=args.clipnorm or None, val_split=args.val_split, seed=args.seed,
+                  force=args.force, verbose=2 if args.quiet else 1)
+    if args.text is not None:
+        import_tensorflow_quietly()
+        run = train_text(args.text, layout=args.layout or "stream", **common)
+    elif args.abc is not None:
+        import_tensorflow_quietly()
+        run = train_abc([args.abc] if args.abc else None, **common)
+    else:
+        # The corpus is read before TensorFlow is imported, so the reader pool can fork.
+        corpus = corpus_from_args(args, args.midi or str(bundled_samples_dir()))
+        import_tensorflow_quietly()
+        run = train(corpus=corpus, stride=args.stride, **{**common, "tx": args.tx or 30})
     best = run.history.get("best_epoch", 0)
     monitor = run.history.get("monitor", "loss")
     value = run.history.get(monitor, [float("nan")])[best - 1] if best else float("nan")
@@ -196,12 +233,37 @@ def _check_out_folder(out: str, force: bool) -> None:
         raise OutputExistsError(f"{out}: already exists (use --force to overwrite)")
 
 
-def run_generate(args: argparse.Namespace) -> int:
-    from .api import generate
-    from .fileio import check_writable
-    from .generate import output_paths
+MUSIC_FLAGS = {"bars": 8, "chords": None, "chords_from": None, "primer": None}
+TEXT_FLAGS = {"length": None, "prime": None, "out_file": None}
 
-    for path in output_paths(args.out, args.num_outputs):  # fail before the model loads
+
+def run_generate(args: argparse.Namespace) -> int:
+    from .runs import read_data_config
+
+    run_dir = args.run or _default_run()
+    data_config = read_data_config(run_dir)  # the mode decides the outputs; no TensorFlow yet
+    if data_config.is_text:
+        _refuse(args, MUSIC_FLAGS, f"{run_dir} is a {data_config.mode} run")
+        return _generate_text(args, run_dir, data_config.mode)
+    _refuse(args, TEXT_FLAGS, f"{run_dir} is a music run")
+    return _generate_music(args, run_dir)
+
+
+def _refuse(args: argparse.Namespace, flags: dict, why: str) -> None:
+    """One clear error for flags that belong to the other kind of run."""
+    given = [f"--{name.replace('_', '-')}" if name != "out_file" else "--out"
+             for name, default in flags.items() if getattr(args, name) != default]
+    if given:
+        raise JazzLSTMError(f"{', '.join(given)}: not for this run ({why})")
+
+
+def _generate_music(args: argparse.Namespace, run_dir: str) -> int:
+    from .api import generate
+    from .fileio import check_writable, numbered_paths
+
+    if args.out is None:
+        raise JazzLSTMError("generate: give the MIDI file to write, e.g. jazzlstm generate solo.mid")
+    for path in numbered_paths(args.out, args.num_outputs, default_suffix=".mid"):  # before loading
         check_writable(path, args.force)
     if args.chords:
         from .errors import BadChordError
@@ -212,7 +274,7 @@ def run_generate(args: argparse.Namespace) -> int:
         except BadChordError as exc:
             raise BadChordError(f"--chords: {exc}") from None
     import_tensorflow_quietly()
-    written = generate(args.run or _default_run(), args.out, bars=args.bars, chords=args.chords,
+    written = generate(run_dir, args.out, bars=args.bars, chords=args.chords,
                        chords_from=args.chords_from, temperature=args.temperature, top_k=args.top_k,
                        greedy=args.greedy, seed=args.seed, tempo=args.tempo, primer=args.primer,
                        num_outputs=args.num_outputs, force=args.force)
@@ -221,8 +283,38 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate_text(args: argparse.Namespace, run_dir: str, mode: str) -> int:
+    from .fileio import check_writable
+    from .runs import load_run
+    from .textgen import TextOptions, render_tunes, sample_texts, write_texts
+
+    options = TextOptions(n=args.num_outputs, length=args.length, prime=args.prime, temperature=args.temperature,
+                          top_k=args.top_k, greedy=args.greedy, seed=args.seed)
+    if args.out is not None and args.out_file is not None:
+        raise JazzLSTMError(f"give one output: {args.out} or --out {args.out_file}")
+    midi_out = args.out if mode == "abc" else None
+    text_out = args.out_file if mode == "abc" else (args.out_file or args.out)
+    if text_out is not None:
+        check_writable(text_out, args.force)
+    import_tensorflow_quietly()
+    run = load_run(run_dir)
+    if midi_out is not None:
+        written, rejected = render_tunes(run, options, midi_out, force=args.force, tempo=args.tempo)
+        if rejected:
+            print(f"jazzlstm: {len(rejected)} generated tune(s) did not parse and were sampled again "
+                  f"({'; '.join(dict.fromkeys(rejected))[:300]})", file=sys.stderr)
+        for path in written:
+            print(f"jazzlstm: wrote {path} and {path.with_suffix('.abc')}")
+        return 0
+    texts = sample_texts(run, options)
+    # Tunes span several lines: a blank line keeps them apart.
+    written = write_texts(texts, text_out, force=args.force, separator="\n\n" if mode == "abc" else "\n")
+    for path in written:
+        print(f"jazzlstm: wrote {path}", file=sys.stderr)
+    return 0
+
+
 def _default_run() -> str:
-    from .errors import JazzLSTMError
     from .resources import pretrained_run_dir
 
     path = pretrained_run_dir()

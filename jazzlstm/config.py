@@ -45,13 +45,24 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """What the model was trained on: the mode and the encoding settings."""
+    """What the model was trained on: the mode, the encoding and how samples were laid out."""
 
-    mode: str = "music"               # music | text
+    mode: str = "music"               # music | text | abc
     encoding: str = "grammar"         # grammar | notes | chars
     melody_track: int | str | None = None
     transpose: str = "none"
     sources: tuple[str, ...] = field(default_factory=tuple)
+    text_layout: str | None = None    # text and abc: lines | stream
+    end_token: str | None = None      # the token that starts and ends a sample (lines, tunes)
+
+    @property
+    def layout(self) -> str:
+        """How training windows are cut: music | lines | stream."""
+        return "music" if self.mode == "music" else str(self.text_layout)
+
+    @property
+    def is_text(self) -> bool:
+        return self.mode in ("text", "abc")
 
 
 def _require_positive(obj: Any, *names: str) -> None:

@@ -1,8 +1,15 @@
 """Integer id sequences -> training windows -> tf.data pipelines.
 
 Windows are ``tx + 1`` ids long: X is the first ``tx``, Y the last ``tx`` (X shifted by one).
-Ids stay integers all the way; the model one-hots them on the fly. The validation split is
-by file (whole sequences), so no window of a validation piece leaks into training.
+Ids stay integers all the way; the model one-hots them on the fly. Three layouts:
+
+* music (:func:`corpus_windows`): every window of every piece (with a stride), shuffled,
+  each from a zero state; the validation split is by file, so no window of a validation
+  piece leaks into training;
+* lines (:func:`sample_windows`): one window per short sample, padded, the padding weighted
+  0 in the loss and the metrics;
+* stream (:func:`stream_windows`): running text cut into consecutive windows, arranged so
+  that row b of batch k continues row b of batch k - 1, for a model that carries its state.
 """
 from __future__ import annotations
 
@@ -45,12 +52,58 @@ def split_by_file(n_files: int, val_split: float, seed: int) -> tuple[list[int],
     return sorted(indices[n_val:]), sorted(indices[:n_val])
 
 
-def make_dataset(window_array: np.ndarray, batch_size: int, shuffle: bool, seed: int):
-    """tf.data of (X ids (batch, tx), Y ids (batch, tx)) batches."""
+def sample_windows(sequences: Sequence[Sequence[int]], tx: int, pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(windows (n, tx + 1), weights (n, tx)) for short samples, one window each from its start.
+
+    A sample shorter than ``tx + 1`` is padded with ``pad_id`` (weight 0); a longer one is cut
+    into consecutive windows of ``tx`` predictions (each starting from a zero state).
+    """
+    rows, weights = [], []
+    for seq in sequences:
+        seq = list(seq)
+        for start in range(0, max(1, len(seq) - 1), tx):
+            chunk = seq[start:start + tx + 1]
+            if len(chunk) < 2:
+                break
+            rows.append(chunk + [pad_id] * (tx + 1 - len(chunk)))
+            weights.append([1.0] * (len(chunk) - 1) + [0.0] * (tx + 1 - len(chunk)))
+    if not rows:
+        return np.zeros((0, tx + 1), np.int32), np.zeros((0, tx), np.float32)
+    return np.array(rows, np.int32), np.array(weights, np.float32)
+
+
+def stream_windows(ids: Sequence[int], tx: int, batch_size: int) -> np.ndarray:
+    """Consecutive windows of one long sequence for a stateful model, shape (k * batch, tx + 1).
+
+    The sequence is cut into ``batch_size`` equal streams; batch k holds window k of every
+    stream, so the state a row ends a batch in is the right start for that row of the next
+    batch. The ids that do not fill a last whole window of every stream are left out (fewer
+    than ``batch_size * tx``).
+    """
+    ids = np.asarray(ids, np.int32)
+    per_stream = (len(ids) - 1) // batch_size
+    n_windows = per_stream // tx
+    if n_windows == 0:
+        return np.zeros((0, tx + 1), np.int32)
+    streams = [ids[b * per_stream: b * per_stream + n_windows * tx + 1] for b in range(batch_size)]
+    rows = [stream[k * tx: k * tx + tx + 1] for k in range(n_windows) for stream in streams]
+    return np.array(rows, np.int32)
+
+
+def split_stream(ids: Sequence[int], val_split: float) -> tuple[list[int], list[int]]:
+    """(training ids, validation ids): the last ``val_split`` share of a stream validates."""
+    ids = list(ids)
+    n_val = int(round(len(ids) * val_split)) if val_split > 0 else 0
+    return (ids[:len(ids) - n_val], ids[len(ids) - n_val:]) if n_val else (ids, [])
+
+
+def make_dataset(window_array: np.ndarray, batch_size: int, shuffle: bool, seed: int,
+                 weights: np.ndarray | None = None, drop_remainder: bool = False):
+    """tf.data of (X ids (batch, tx), Y ids (batch, tx)[, weights (batch, tx)]) batches."""
     import tensorflow as tf
 
     x, y = window_array[:, :-1], window_array[:, 1:]
-    data = tf.data.Dataset.from_tensor_slices((x, y))
+    data = tf.data.Dataset.from_tensor_slices((x, y) if weights is None else (x, y, weights))
     if shuffle:
         data = data.shuffle(len(window_array), seed=seed, reshuffle_each_iteration=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return data.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

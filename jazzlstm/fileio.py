@@ -24,6 +24,14 @@ def check_writable(path: str | Path, force: bool) -> Path:
     return path
 
 
+def numbered_paths(out: str | Path, count: int, default_suffix: str = "") -> list[Path]:
+    """``out`` for one output; ``out_1.ext`` ... ``out_N.ext`` for several."""
+    out = Path(out)
+    if count == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}_{i}{out.suffix or default_suffix}") for i in range(1, count + 1)]
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.

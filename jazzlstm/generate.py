@@ -14,7 +14,7 @@ from typing import Sequence
 from . import generation
 from .corpus import EncodingSettings, encode_score, read_score
 from .errors import InputFileError, JazzLSTMError
-from .fileio import check_writable
+from .fileio import check_writable, numbered_paths
 from .midi_io import write_midi
 from .runs import Run
 from .score import Chord, Score
@@ -53,14 +53,6 @@ class MusicOptions:
             raise JazzLSTMError(f"--num-outputs must be positive, got {self.num_outputs}")
 
 
-def output_paths(out: str | Path, count: int) -> list[Path]:
-    """``out.mid`` for one output, ``out_1.mid`` ... ``out_N.mid`` for several."""
-    out = Path(out)
-    if count == 1:
-        return [out]
-    return [out.with_name(f"{out.stem}_{i}{out.suffix or '.mid'}") for i in range(1, count + 1)]
-
-
 def choose_chords(run: Run, options: MusicOptions, rng: random.Random) -> list[Chord]:
     """--chords, else --chords-from FILE, else a stretch of a progression seen in training."""
     beats = options.bars * 4.0
@@ -92,7 +84,7 @@ def generate_music(run: Run, out: str | Path, options: MusicOptions, force: bool
     """Generate ``options.num_outputs`` MIDI files at ``out`` (numbered when several)."""
     from .sampling import generate as sample_ids
 
-    targets = output_paths(out, options.num_outputs)
+    targets = numbered_paths(out, options.num_outputs, default_suffix=".mid")
     for target in targets:  # check them all before writing any
         check_writable(target, force)
     rng = random.Random(options.seed)

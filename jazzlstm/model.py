@@ -99,15 +99,23 @@ class SequenceLSTM(keras.layers.Layer):
     * ``"auto"``: unrolled for static lengths up to ``MAX_UNROLL``, else fused.
 
     All compute the same numbers (tests check values and gradients).
+
+    ``stateful=True`` (for running text cut into consecutive windows) starts each batch from
+    the state the previous batch ended in, row by row, instead of zeros; the batch size is
+    then fixed, and :meth:`reset_state` zeroes the state (at each epoch's start). Gradients
+    do not flow into the carried state (truncated backpropagation through time).
     """
 
-    def __init__(self, lstm: keras.layers.LSTM, implementation: str = "auto", **kwargs: Any):
+    def __init__(self, lstm: keras.layers.LSTM, implementation: str = "auto", stateful: bool = False,
+                 **kwargs: Any):
         super().__init__(**kwargs)
         if implementation not in IMPLEMENTATIONS:
             raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, "
                              f"got {implementation!r}")
         self.lstm = lstm
         self.implementation = implementation
+        self.stateful = bool(stateful)
+        self.state_h = self.state_c = None
 
     @property
     def cell(self) -> keras.layers.LSTMCell:
@@ -116,14 +124,41 @@ class SequenceLSTM(keras.layers.Layer):
     def build(self, input_shape) -> None:
         if not self.lstm.built:
             raise ValueError("build the shared LSTM (it fixes the vocabulary size) first")
+        if self.stateful:
+            if input_shape[0] is None:
+                raise ValueError("a stateful SequenceLSTM needs a fixed batch size")
+            shape = (input_shape[0], self.cell.units)
+            self.state_h = self.add_weight(shape=shape, initializer="zeros", trainable=False, name="state_h")
+            self.state_c = self.add_weight(shape=shape, initializer="zeros", trainable=False, name="state_c")
+
+    def reset_state(self) -> None:
+        """Zero the carried state (stateful layers only)."""
+        if self.stateful and self.state_h is not None:
+            self.state_h.assign(ops.zeros_like(self.state_h))
+            self.state_c.assign(ops.zeros_like(self.state_c))
 
     def call(self, ids, initial_state=None):
+        ids = tf.cast(ids, tf.int32)
+        if initial_state is None and self.stateful:
+            initial_state = (tf.stop_gradient(tf.convert_to_tensor(self.state_h)),
+                             tf.stop_gradient(tf.convert_to_tensor(self.state_c)))
+        elif initial_state is None:
+            zeros = tf.zeros((tf.shape(ids)[0], self.cell.units), self.compute_dtype)
+            initial_state = (zeros, zeros)
+        h0, c0 = initial_state
+        outputs, h, c = getattr(self, f"_{self._choose(ids.shape[1])}")(ids, h0, c0)
+        if self.stateful:
+            self.state_h.assign(h)
+            self.state_c.assign(c)
+        return outputs
+
+    def final_state(self, ids, initial_state=None):
+        """(every step's hidden state, final h, final c) for ``ids`` (batch, T); stateless."""
         ids = tf.cast(ids, tf.int32)
         if initial_state is None:
             zeros = tf.zeros((tf.shape(ids)[0], self.cell.units), self.compute_dtype)
             initial_state = (zeros, zeros)
-        h0, c0 = initial_state
-        return getattr(self, f"_{self._choose(ids.shape[1])}")(ids, h0, c0)
+        return getattr(self, f"_{self._choose(ids.shape[1])}")(ids, *initial_state)
 
     def _choose(self, length: int | None) -> str:
         """The implementation to run for a window of ``length`` (None: unknown when tracing)."""
@@ -146,7 +181,7 @@ class SequenceLSTM(keras.layers.Layer):
             c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
             h = tf.sigmoid(o) * tf.tanh(c)
             outputs.append(h)
-        return tf.stack(outputs, axis=1)
+        return tf.stack(outputs, axis=1), h, c
 
     def _fused(self, ids, h0, c0):
         # BlockLSTM (v1) wants gates as i, c, f, o; Keras keeps i, f, c, o. BlockLSTMV2 takes
@@ -160,7 +195,8 @@ class SequenceLSTM(keras.layers.Layer):
             seq_len_max=tf.cast(tf.shape(ids)[1], tf.int64), x=x, cs_prev=c0, h_prev=h0,
             w=w, wci=no_peephole, wcf=no_peephole, wco=no_peephole, b=_keras_to_icfo(cell.bias),
             forget_bias=0.0, cell_clip=-1.0, use_peephole=False)  # clip < 0: no clipping
-        return tf.transpose(outputs[6], [1, 0, 2])  # outputs[6] is h for every step
+        # outputs[6] is h and outputs[1] the cell state, for every step
+        return tf.transpose(outputs[6], [1, 0, 2]), outputs[6][-1], outputs[1][-1]
 
     def _loop(self, ids, h0, c0):
         def step(state, x_t):
@@ -168,14 +204,14 @@ class SequenceLSTM(keras.layers.Layer):
             return h, c
 
         x = tf.one_hot(tf.transpose(ids), self.cell.kernel.shape[0], dtype=h0.dtype)
-        hs, _ = tf.scan(step, x, initializer=(h0, c0))
-        return tf.transpose(hs, [1, 0, 2])
+        hs, cs = tf.scan(step, x, initializer=(h0, c0))
+        return tf.transpose(hs, [1, 0, 2]), hs[-1], cs[-1]
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[1], self.cell.units)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "implementation": self.implementation,
+        return {**super().get_config(), "implementation": self.implementation, "stateful": self.stateful,
                 "lstm": keras.saving.serialize_keras_object(self.lstm)}
 
     @classmethod
@@ -243,13 +279,17 @@ def inference_ids(outputs: Sequence[Any]) -> np.ndarray:
 # The fast training path
 # --------------------------------------------------------------------------------------------
 def build_training_model(LSTM_cell: keras.layers.LSTM, densor: keras.layers.Dense,
-                         Tx: int | None = None, implementation: str = "auto") -> keras.Model:
+                         Tx: int | None = None, implementation: str = "auto",
+                         stateful_batch: int | None = None) -> keras.Model:
     """Ids (batch, Tx) -> per-step softmax (batch, Tx, V), sharing ``LSTM_cell`` and ``densor``.
 
     ``Tx=None`` accepts any window length. Train with sparse targets Y = X shifted left by one.
+    ``stateful_batch``: a model for consecutive windows of running text, with that fixed batch
+    size, that carries the LSTM state from batch to batch (see :class:`SequenceLSTM`).
     """
-    ids = keras.Input(shape=(Tx,), dtype="int32", name="ids")
-    h = SequenceLSTM(LSTM_cell, implementation=implementation, name=SEQUENCE_NAME)(ids)
+    ids = keras.Input(shape=(Tx,), dtype="int32", name="ids", batch_size=stateful_batch)
+    h = SequenceLSTM(LSTM_cell, implementation=implementation, stateful=stateful_batch is not None,
+                     name=SEQUENCE_NAME)(ids)
     # Dense acts on the last axis, so the shared densor serves every step at once.
     return keras.Model(ids, densor(h), name="jazz_lstm_fast")
 
@@ -261,21 +301,29 @@ n_a=64 (more gave nothing). Keras progress bars then move every 16 batches."""
 
 
 def compile_model(model: keras.Model, learning_rate: float = 0.01, clipnorm: float | None = 1.0,
-                  steps_per_execution: int = STEPS_PER_EXECUTION) -> keras.Model:
+                  steps_per_execution: int = STEPS_PER_EXECUTION, bits_name: str = "bits_per_token") -> keras.Model:
     """Compile with Adam(learning_rate, clipnorm) and accuracy; the loss fits the graph.
 
-    The fast model (one 3-D output) gets sparse categorical crossentropy on integer targets
-    and a perplexity metric; :func:`djmodel` (a list of Tx outputs) gets categorical
-    crossentropy on one-hot targets.
+    The fast model (one 3-D output) gets sparse categorical crossentropy on integer targets,
+    perplexity and bits per token (``bits_name``: ``bits_per_char`` for text); temporal
+    sample weights (padding) apply to the loss and every metric. :func:`djmodel` (a list of
+    Tx outputs) gets categorical crossentropy on one-hot targets.
     """
-    from .metrics import Perplexity
+    from .metrics import BitsPerToken, Perplexity
 
     n_outputs = len(model.outputs)
     sparse = n_outputs == 1 and len(model.outputs[0].shape) == 3
-    loss = "sparse_categorical_crossentropy" if sparse else "categorical_crossentropy"
-    metrics = ["accuracy", Perplexity()] if sparse else ["accuracy"] * n_outputs
+    # With padding weighted 0, the loss must be a mean over the weighted tokens, not over
+    # all positions (which would shrink it by the share of padding).
+    loss = (keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")
+            if sparse else "categorical_crossentropy")
+    if sparse:
+        metrics, weighted = [], ["accuracy", Perplexity(), BitsPerToken(bits_name)]
+    else:
+        metrics, weighted = ["accuracy"] * n_outputs, None
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm),
-                  loss=loss, metrics=metrics, steps_per_execution=steps_per_execution)
+                  loss=loss, metrics=metrics, weighted_metrics=weighted,
+                  steps_per_execution=steps_per_execution)
     return model
 
 
@@ -379,6 +427,11 @@ class JazzLSTM:
                                                         self.implementation)
         return self._training_model
 
+    def stateful_model(self, batch_size: int) -> keras.Model:
+        """A training model for running text (consecutive windows, state carried between
+        batches) on the same layers; see :meth:`reset_states`."""
+        return build_training_model(self.LSTM_cell, self.densor, None, self.implementation, batch_size)
+
     def djmodel(self, Tx: int | None = None) -> keras.Model:
         """The classic unrolled training graph over ``Tx`` (default: ``self.tx``) steps."""
         return djmodel(Tx or self.tx, self.LSTM_cell, self.densor, self.reshapor)
@@ -388,9 +441,9 @@ class JazzLSTM:
         return music_inference_model(self.LSTM_cell, self.densor, Ty)
 
     def compile(self, learning_rate: float = 0.01, clipnorm: float | None = 1.0,
-                steps_per_execution: int = STEPS_PER_EXECUTION) -> keras.Model:
+                steps_per_execution: int = STEPS_PER_EXECUTION, bits_name: str = "bits_per_token") -> keras.Model:
         """Compile and return the fast training model."""
-        return compile_model(self.training_model, learning_rate, clipnorm, steps_per_execution)
+        return compile_model(self.training_model, learning_rate, clipnorm, steps_per_execution, bits_name)
 
     def step_fn(self) -> StepFn:
         """One generation step on the shared weights (see :func:`make_step_fn`)."""
@@ -439,29 +492,33 @@ def step_probabilities(jazz: JazzLSTM, ids: np.ndarray, path: str = "fast") -> n
 # Persistence
 # --------------------------------------------------------------------------------------------
 def save_model(jazz: JazzLSTM, path: str | Path) -> Path:
-    """Save the fast training model (weights, optimizer state if compiled) to a ``.keras`` file.
+    """Save the model's weights, as a fast training model, to a ``.keras`` file.
 
-    The write is atomic: a temporary file beside ``path`` is renamed over it at the end.
+    The file holds no optimizer state (a third of the size; generation never needs it, and
+    interrupted training resumes from its own backups). The write is atomic: a temporary
+    file beside ``path`` is renamed over it at the end.
     """
     path = Path(path)
     if path.suffix != ".keras":
         raise JazzLSTMError(f"{path}: model files must end in .keras")
+    # A fresh, uncompiled wrapper on the same layers: stateless, and without the optimizer.
+    model = build_training_model(jazz.LSTM_cell, jazz.densor, None, jazz.implementation)
     with atomic_path(path) as tmp:
-        jazz.training_model.save(tmp)
+        model.save(tmp)
     return path
 
 
-def load_model(path: str | Path, tx: int = 30, compile: bool = True) -> JazzLSTM:
+def load_model(path: str | Path, tx: int = 30) -> JazzLSTM:
     """Load a file written by :func:`save_model` (safe mode) and re-attach the shared layers.
 
-    The file holds weights and optimizer state but not ``tx`` (the fast model takes any
-    window length), so pass the unrolled length the run used; run folders keep it in config.
+    The file holds the weights but not ``tx`` (the fast model takes any window length), so
+    pass the unrolled length the run used; run folders keep it in config.
     """
     path = Path(path)
     if not path.is_file():
         raise JazzLSTMError(f"{path}: no such model file")
     try:
-        model = keras.models.load_model(path, compile=compile)
+        model = keras.models.load_model(path, compile=False)
     except (ValueError, TypeError, OSError, zipfile.BadZipFile) as exc:
         raise JazzLSTMError(f"{path}: cannot load model ({exc})") from None
     try:

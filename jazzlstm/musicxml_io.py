@@ -1,4 +1,4 @@
-"""MusicXML lead sheets (melody + chord symbols) through music21.
+"""MusicXML lead sheets (melody + chord symbols), and any score music21 parses, to a Score.
 
 Lead sheets are where real chord symbols live. The melody is the first part with notes (or
 the ``melody_track`` override, by part index or name); chords come from its ChordSymbol
@@ -19,7 +19,7 @@ MUSICXML_SUFFIXES = (".mxl", ".musicxml", ".xml")
 
 def read_musicxml(path: str | Path, melody_track: int | str | None = None) -> Score:
     """Read a MusicXML file into a Score. Raises InputFileError with the reason."""
-    from music21 import converter, harmony, meter, tempo  # heavy import: only when needed
+    from music21 import converter  # heavy import: only when needed
 
     path = str(path)
     if Path(path).stat().st_size == 0:
@@ -29,6 +29,13 @@ def read_musicxml(path: str | Path, melody_track: int | str | None = None) -> Sc
     except Exception as exc:  # music21 raises many types for broken XML
         detail = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise InputFileError(path, f"not a readable MusicXML file ({detail[:200]})") from None
+    return score_from_music21(parsed, path, melody_track, "musicxml")
+
+
+def score_from_music21(parsed, path: str, melody_track: int | str | None = None, source_format: str = "music21") -> Score:
+    """A parsed music21 score (MusicXML, ABC...) -> Score: melody, chord symbols, meter, tempo."""
+    from music21 import harmony, meter, tempo
+
     parts = list(getattr(parsed, "parts", [])) or [parsed]
     tracks: list[Track] = []
     symbols: list[tuple[float, int, str]] = []
@@ -59,7 +66,7 @@ def read_musicxml(path: str | Path, melody_track: int | str | None = None) -> Sc
                  for ts in flat_score.getElementsByClass(meter.TimeSignature)) or (TimeSignature(0.0),)
     marks = list(flat_score.getElementsByClass(tempo.MetronomeMark))
     bpm = float(marks[0].getQuarterBPM() or 120.0) if marks else 120.0
-    score = build_score(tracks, _dedupe(sigs), bpm, path, melody_track, {"format": "musicxml"})
+    score = build_score(tracks, _dedupe(sigs), bpm, path, melody_track, {"format": source_format})
     if symbols:
         score = Score(score.melody, _symbol_chords(symbols, score.end), score.time_signatures, score.tempo,
                       {**score.info, "chord_source": "chord symbols"})

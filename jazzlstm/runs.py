@@ -110,8 +110,9 @@ def _read_json(path: Path) -> Any:
         raise JazzLSTMError(f"{path}: corrupt run file ({exc})") from None
 
 
-def load_run(path: str | Path) -> Run:
-    """Restore model, vocabulary, settings and chords from a run folder (and check they agree)."""
+def read_configs(path: str | Path) -> tuple[ModelConfig, TrainConfig, DataConfig, str]:
+    """(model, training, data settings, jazzlstm version) of a run folder, without loading its
+    model (no TensorFlow): enough to know what kind of run it is."""
     path = Path(path)
     if not path.is_dir():
         raise JazzLSTMError(f"{path}: no such run folder")
@@ -121,9 +122,19 @@ def load_run(path: str | Path) -> Run:
     config = _read_json(path / CONFIG_FILE)
     if not isinstance(config, dict) or config.get("format") != _FORMAT:
         raise JazzLSTMError(f"{path / CONFIG_FILE}: not a jazzlstm run config")
-    model_config = from_dict(ModelConfig, config.get("model", {}))
-    train_config = from_dict(TrainConfig, config.get("train", {}))
-    data_config = from_dict(DataConfig, config.get("data", {}))
+    return (from_dict(ModelConfig, config.get("model", {})), from_dict(TrainConfig, config.get("train", {})),
+            from_dict(DataConfig, config.get("data", {})), str(config.get("version", "?")))
+
+
+def read_data_config(path: str | Path) -> DataConfig:
+    """What a run was trained on (see :func:`read_configs`)."""
+    return read_configs(path)[2]
+
+
+def load_run(path: str | Path) -> Run:
+    """Restore model, vocabulary, settings and chords from a run folder (and check they agree)."""
+    path = Path(path)
+    model_config, train_config, data_config, version = read_configs(path)
     vocab = Vocabulary.load(path / VOCAB_FILE)
     if len(vocab) != model_config.n_values:
         raise JazzLSTMError(f"{path}: the vocabulary has {len(vocab)} tokens but the model expects "
@@ -136,15 +147,14 @@ def load_run(path: str | Path) -> Run:
         progressions = [[Chord(float(s), float(d), int(r), str(q)) for s, d, r, q in p]
                         for p in _read_json(path / CHORDS_FILE)]
     history = _read_json(path / HISTORY_FILE) if (path / HISTORY_FILE).is_file() else {}
-    return Run(path, model, vocab, model_config, train_config, data_config, progressions, history,
-               str(config.get("version", "?")))
+    return Run(path, model, vocab, model_config, train_config, data_config, progressions, history, version)
 
 
 def _load_model(path: Path, model_config: ModelConfig):
     from .model import load_model
 
     try:
-        return load_model(path, tx=model_config.tx, compile=False)
+        return load_model(path, tx=model_config.tx)
     except JazzLSTMError:
         raise
     except Exception as exc:  # Keras raises many types for damaged archives

@@ -28,7 +28,7 @@ def test_python_api_example_runs(tmp_path):
     result = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, env=subprocess_env(),
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("api-run", "api-solo.mid", "variation.mid"):
+    for name in ("api-run", "api-solo.mid", "variation.mid", "names-run"):
         assert (tmp_path / name).exists(), name
 
 
