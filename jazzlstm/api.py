@@ -16,20 +16,21 @@ def train(midi: str | Path | Sequence[str | Path] | None = None, out: str | Path
           stride: int = 1, lr: float = 0.01, clipnorm: float | None = 1.0, val_split: float = 0.1, seed: int = 0,
           melody_track: int | str | None = None, transpose: str = "none", workers: int | None = None,
           cache: bool = True, force: bool = False, verbose: int | str = "auto",
-          corpus: Corpus | None = None) -> Run:
+          corpus: Corpus | None = None, strategy: str = "auto", mixed_precision: bool = False,
+          xla: bool = False) -> Run:
     """Read a MIDI folder (default: the bundled samples), train, and write a run folder.
 
     Pass ``corpus`` (from :func:`~jazzlstm.corpus.load_corpus`) to train on one already read;
     the reading options are then those it was read with.
     """
     from .resources import bundled_samples_dir
-    from .runs import staging_dir
+    from .runs import refuse_existing
     from .train import train_run
 
     train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clipnorm=clipnorm,
-                               val_split=val_split, stride=stride, seed=seed)
-    if Path(out).exists() and not force:
-        staging_dir(Path(out), force)  # raises the standard "already exists" error
+                               val_split=val_split, stride=stride, seed=seed, strategy=strategy,
+                               mixed_precision=mixed_precision, xla=xla)
+    refuse_existing(out, force)
     if corpus is None:
         corpus = load_corpus(midi if midi is not None else bundled_samples_dir(), encoding=encoding,
                              melody_track=melody_track, transpose=transpose, workers=workers, cache=cache,
@@ -68,7 +69,8 @@ MAX_LINE_TX = 128
 def train_text(text: str | Path, out: str | Path = "jazzlstm-run", layout: str = "stream", epochs: int = 40,
                batch_size: int = 32, n_a: int = 64, tx: int | None = None, lr: float = 0.01,
                clipnorm: float | None = 1.0, val_split: float = 0.1, seed: int = 0, force: bool = False,
-               verbose: int | str = "auto") -> Run:
+               verbose: int | str = "auto", strategy: str = "auto", mixed_precision: bool = False,
+               xla: bool = False) -> Run:
     """Train a character model on a UTF-8 text file and write a run folder.
 
     ``layout="lines"``: every line is a sample that ends in a newline (names, titles), and the
@@ -96,14 +98,16 @@ def train_text(text: str | Path, out: str | Path = "jazzlstm-run", layout: str =
         print(summary, file=sys.stderr)
     data_config = DataConfig(mode="text", encoding="chars", sources=(str(text),), text_layout=layout,
                              end_token=LINE_END if layout == "lines" else None)
-    return _train_chars(sequences, (), data_config, out, epochs, batch_size, n_a, tx, lr, clipnorm, val_split,
-                        seed, force, verbose)
+    train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clipnorm=clipnorm, val_split=val_split,
+                               seed=seed, strategy=strategy, mixed_precision=mixed_precision, xla=xla)
+    return _train_chars(sequences, (), data_config, out, tx, n_a, train_config, force, verbose)
 
 
 def train_abc(sources: Sequence[str | Path] | None = None, out: str | Path = "jazzlstm-run", epochs: int = 40,
               batch_size: int = 32, n_a: int = 64, tx: int | None = None, lr: float = 0.01,
               clipnorm: float | None = 1.0, val_split: float = 0.1, seed: int = 0, force: bool = False,
-              verbose: int | str = "auto", tunes: Sequence[str] | None = None) -> Run:
+              verbose: int | str = "auto", tunes: Sequence[str] | None = None, strategy: str = "auto",
+              mixed_precision: bool = False, xla: bool = False) -> Run:
     """Train a character model on ABC tunes (default: the fiddle tunes in music21's corpus).
 
     The cleaned tunes (see :mod:`jazzlstm.abc`) form one stream with an end token between
@@ -124,16 +128,17 @@ def train_abc(sources: Sequence[str | Path] | None = None, out: str | Path = "ja
     sequences = [joined(tunes, PIECE_END)]
     data_config = DataConfig(mode="abc", encoding="chars", text_layout="stream", end_token=PIECE_END,
                              sources=tuple(str(s) for s in sources) if sources else ("music21:ryansMammoth",))
-    return _train_chars(sequences, (PIECE_END,), data_config, out, epochs, batch_size, n_a,
-                        tx or DEFAULT_STREAM_TX, lr, clipnorm, val_split, seed, force, verbose)
+    train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clipnorm=clipnorm, val_split=val_split,
+                               seed=seed, strategy=strategy, mixed_precision=mixed_precision, xla=xla)
+    return _train_chars(sequences, (PIECE_END,), data_config, out, tx or DEFAULT_STREAM_TX, n_a, train_config,
+                        force, verbose)
 
 
-def _train_chars(sequences, specials, data_config, out, epochs, batch_size, n_a, tx, lr, clipnorm, val_split,
-                 seed, force, verbose) -> Run:
+def _train_chars(sequences, specials, data_config, out, tx, n_a, train_config, force, verbose) -> Run:
+    from .runs import refuse_existing
     from .train import train_run
 
-    train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clipnorm=clipnorm,
-                               val_split=val_split, seed=seed)
+    refuse_existing(out, force)
     return train_run(sequences, out, {"n_a": n_a, "tx": tx}, train_config, data_config, force=force,
                      verbose=verbose, specials=specials)
 

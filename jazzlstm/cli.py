@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ._version import __version__
+from .distribute import STRATEGIES
 from .errors import JazzLSTMError
 
 
@@ -124,7 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="share held out for validation: files (music), lines, or the end of the text "
                             "(default: %(default)s)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    train.add_argument("--force", action="store_true", help="overwrite an existing run folder")
+    train.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                       help="tf.distribute strategy: auto picks a TPU, a TF_CONFIG cluster, several GPUs "
+                            "(mirrored), one GPU or the CPU, in that order (default: %(default)s)")
+    train.add_argument("--mixed-precision", action="store_true",
+                       help="compute the LSTM in float16 (GPU) or bfloat16 (TPU, CPU); the softmax stays float32")
+    train.add_argument("--xla", action="store_true", help="compile training steps with XLA")
+    train.add_argument("--force", action="store_true",
+                       help="overwrite an existing run folder (and discard another job's interrupted training)")
     train.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     train.set_defaults(handler=run_train)
 
@@ -192,7 +200,10 @@ def import_tensorflow_quietly() -> None:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
             import tensorflow  # noqa: F401
-            tensorflow.config.list_logical_devices()  # device probing logs happen here
+            if not os.environ.get("TF_CONFIG"):
+                # Device probing logs happen here; in a cluster the runtime must not start
+                # before the multi-worker strategy configures it.
+                tensorflow.config.list_logical_devices()
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -202,12 +213,15 @@ def run_train(args: argparse.Namespace) -> int:
     from .api import train, train_abc, train_text
     from .resources import bundled_samples_dir
 
-    _check_out_folder(args.out, args.force)  # before any data is read
+    from .runs import refuse_existing
+
+    refuse_existing(args.out, args.force)  # before any data is read
     if args.layout and args.text is None:
         raise JazzLSTMError(f"--{args.layout} applies to --text only")
     common = dict(out=args.out, epochs=args.epochs, batch_size=args.batch_size, n_a=args.n_a, tx=args.tx,
                   lr=args.lr, clipnorm=args.clipnorm or None, val_split=args.val_split, seed=args.seed,
-                  force=args.force, verbose=2 if args.quiet else 1)
+                  force=args.force, verbose=2 if args.quiet else 1, strategy=args.strategy,
+                  mixed_precision=args.mixed_precision, xla=args.xla)
     if args.text is not None:
         import_tensorflow_quietly()
         run = train_text(args.text, layout=args.layout or "stream", **common)
@@ -222,15 +236,12 @@ def run_train(args: argparse.Namespace) -> int:
     best = run.history.get("best_epoch", 0)
     monitor = run.history.get("monitor", "loss")
     value = run.history.get(monitor, [float("nan")])[best - 1] if best else float("nan")
-    print(f"jazzlstm: wrote {args.out} (best epoch {best}, {monitor} {value:.3f})")
+    weights = run.history.get("final_weights", "?")
+    if run.path is None:  # a worker of a cluster: the chief writes the run folder
+        print(f"jazzlstm: worker done (weights {weights}); the chief writes {args.out}")
+    else:
+        print(f"jazzlstm: wrote {args.out} (best epoch {best}, {monitor} {value:.3f}; final weights {weights})")
     return 0
-
-
-def _check_out_folder(out: str, force: bool) -> None:
-    from .errors import OutputExistsError
-
-    if Path(out).exists() and not force:
-        raise OutputExistsError(f"{out}: already exists (use --force to overwrite)")
 
 
 MUSIC_FLAGS = {"bars": 8, "chords": None, "chords_from": None, "primer": None}

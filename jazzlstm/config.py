@@ -33,7 +33,9 @@ class TrainConfig:
     val_split: float = 0.1
     stride: int = 1
     seed: int = 0
-    strategy: str = "default"
+    strategy: str = "auto"
+    mixed_precision: bool = False
+    xla: bool = False
 
     def __post_init__(self) -> None:
         _require_positive(self, "epochs", "batch_size", "lr", "stride")

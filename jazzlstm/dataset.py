@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -97,13 +98,81 @@ def split_stream(ids: Sequence[int], val_split: float) -> tuple[list[int], list[
     return (ids[:len(ids) - n_val], ids[len(ids) - n_val:]) if n_val else (ids, [])
 
 
+@dataclass
+class Batches:
+    """A tf.data pipeline of training or validation batches, and how ``fit`` must run it.
+
+    ``steps``: batches per epoch, to pass to ``fit`` only when ``repeats`` (a distributed
+    dataset, whose length Keras cannot know). ``epoch``: for a shuffled dataset that does
+    not repeat, the variable the permutation is drawn from: set it at each epoch's start
+    (:class:`jazzlstm.train.ShuffleEpoch` does).
+    """
+
+    dataset: object
+    steps: int
+    repeats: bool = False
+    epoch: object = None
+
+
 def make_dataset(window_array: np.ndarray, batch_size: int, shuffle: bool, seed: int,
-                 weights: np.ndarray | None = None, drop_remainder: bool = False):
-    """tf.data of (X ids (batch, tx), Y ids (batch, tx)[, weights (batch, tx)]) batches."""
+                 weights: np.ndarray | None = None, drop_remainder: bool = False, strategy=None,
+                 first_epoch: int = 0) -> Batches:
+    """Batches of (X (batch, tx), Y (batch, tx)[, weights (batch, tx)]).
+
+    With ``shuffle``, epoch e visits the windows in a stateless permutation drawn from
+    (``seed``, e): the order does not depend on the device, on how many replicas share the
+    work, or on whether training was interrupted and resumed (tf.data's own shuffle changes
+    its order when TensorFlow rewrites a dataset for distribution).
+
+    With a ``strategy`` of several replicas or workers the dataset is distributed so that
+    each global batch holds the same windows as on one device: every input pipeline takes
+    its share of each epoch's permutation (pipeline i of n: windows i, i + n, ...) and
+    batches it per replica; a last, smaller batch is dropped (replicas need equal shares),
+    and the dataset runs epoch after epoch from ``first_epoch``. On one replica the dataset
+    is one epoch long and is iterated again each epoch.
+    """
     import tensorflow as tf
 
+    n = len(window_array)
+    distributed = is_distributed(strategy)
+    drop = drop_remainder or distributed
+    steps = n // batch_size if drop else -(-n // batch_size)
     x, y = window_array[:, :-1], window_array[:, 1:]
-    data = tf.data.Dataset.from_tensor_slices((x, y) if weights is None else (x, y, weights))
-    if shuffle:
-        data = data.shuffle(len(window_array), seed=seed, reshuffle_each_iteration=True)
-    return data.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    columns = [tf.constant(x), tf.constant(y)] + ([] if weights is None else [tf.constant(weights)])
+
+    def one_epoch(epoch, share: int = 1, index: int = 0, per_batch: int = batch_size):
+        order = tf.range(n, dtype=tf.int64)
+        if shuffle and n > 1:
+            key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+            order = tf.random.experimental.index_shuffle(order, key, n - 1)
+        rows = tf.data.Dataset.from_tensor_slices(order)
+        if share > 1:
+            rows = rows.shard(share, index)
+        return rows.batch(per_batch, drop_remainder=drop)
+
+    def gather(rows):
+        return tuple(tf.gather(column, rows) for column in columns)
+
+    if not distributed:
+        epoch = tf.Variable(first_epoch, dtype=tf.int64, trainable=False) if shuffle else None
+        # The epoch variable is read when an iterator starts, i.e. once per epoch.
+        start = tf.data.Dataset.range(1).flat_map(lambda _: one_epoch(epoch.read_value() if shuffle else 0))
+        # flat_map hides the length: state it, for Keras's progress bar and epoch end.
+        batches = start.map(gather).apply(tf.data.experimental.assert_cardinality(steps))
+        return Batches(batches.prefetch(tf.data.AUTOTUNE), steps, False, epoch)
+
+    def per_input_pipeline(context):
+        per_replica = context.get_per_replica_batch_size(batch_size)
+        epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
+        batches = epochs.flat_map(lambda e: one_epoch(e, context.num_input_pipelines,
+                                                      context.input_pipeline_id, per_replica))
+        return batches.map(gather).prefetch(tf.data.AUTOTUNE)
+
+    return Batches(strategy.distribute_datasets_from_function(per_input_pipeline), steps, True)
+
+
+def is_distributed(strategy) -> bool:
+    """Whether :func:`make_dataset` builds a distributed dataset for ``strategy``."""
+    from .distribute import is_multi_worker
+
+    return strategy is not None and (strategy.num_replicas_in_sync > 1 or is_multi_worker(strategy))

@@ -1,25 +1,162 @@
-"""Choosing a tf.distribute strategy. Training always runs inside one, even on a CPU."""
+"""Choosing a tf.distribute strategy. Training always runs inside one, even on a CPU.
+
+``auto`` picks, in order: TPUStrategy when a TPU is attached (as on Colab), a
+MultiWorkerMirroredStrategy when ``TF_CONFIG`` describes a cluster of several workers,
+MirroredStrategy on several GPUs, OneDeviceStrategy on one GPU, and the default strategy on
+a CPU. The choice is a pure function of what is present (:func:`choose`), so it is tested
+without the hardware.
+"""
 from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import JazzLSTMError
 
-STRATEGIES = ("auto", "default", "one-device", "mirrored")
+STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """What a strategy is chosen from."""
+
+    gpus: int = 0
+    cpus: int = 1            # logical CPU devices (more than one only when configured so)
+    tpu: bool = False
+    workers: int = 1         # workers in TF_CONFIG's cluster
+
+
+def tf_config() -> dict:
+    """The parsed ``TF_CONFIG`` environment variable ({} when unset); one-line error if broken."""
+    raw = os.environ.get("TF_CONFIG", "").strip()
+    if not raw:
+        return {}
+    try:
+        config = json.loads(raw)
+    except ValueError as exc:
+        raise JazzLSTMError(f"TF_CONFIG is not valid JSON ({exc})") from None
+    if not isinstance(config, dict) or "cluster" not in config or "task" not in config:
+        raise JazzLSTMError('TF_CONFIG must have "cluster" and "task" (see README: training on clusters)')
+    return config
+
+
+def cluster_workers(config: dict) -> int:
+    cluster = config.get("cluster", {})
+    return sum(len(cluster.get(role, [])) for role in ("chief", "worker"))
+
+
+def tpu_attached() -> bool:
+    """A TPU is announced by Colab's or Cloud TPU's environment, or by TPU VM device files.
+
+    Only these hints are checked: probing for a TPU without them would wait on a metadata
+    server that does not exist off Google Cloud.
+    """
+    return bool(os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_NAME")
+                or any(Path("/dev").glob("accel*")))
+
+
+def detect() -> Hardware:
+    """The devices TensorFlow sees here."""
+    import tensorflow as tf
+
+    return Hardware(gpus=len(tf.config.list_logical_devices("GPU")),
+                    cpus=len(tf.config.list_logical_devices("CPU")),
+                    tpu=tpu_attached(), workers=cluster_workers(tf_config()))
+
+
+def choose(name: str, hardware: Hardware) -> str:
+    """The strategy ``name`` resolves to on ``hardware`` (``auto`` decides; others are checked)."""
+    if name not in STRATEGIES:
+        raise JazzLSTMError(f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
+    if name == "auto":
+        if hardware.tpu:
+            return "tpu"
+        if hardware.workers > 1:
+            return "multi-worker"
+        if hardware.gpus > 1:
+            return "mirrored"
+        return "one-device" if hardware.gpus == 1 else "default"
+    if name == "tpu" and not hardware.tpu:
+        raise JazzLSTMError("--strategy tpu: no TPU found (on Colab: Runtime > Change runtime type > TPU)")
+    if name == "multi-worker" and hardware.workers < 1:
+        raise JazzLSTMError("--strategy multi-worker needs TF_CONFIG describing the cluster (see README)")
+    return name
+
+
+def make_strategy(kind: str, hardware: Hardware):
+    """Build the tf.distribute strategy of a kind returned by :func:`choose`."""
+    import tensorflow as tf
+
+    if kind == "default":
+        return tf.distribute.get_strategy()
+    if kind == "one-device":
+        return tf.distribute.OneDeviceStrategy("/gpu:0" if hardware.gpus else "/cpu:0")
+    if kind == "mirrored":
+        if hardware.gpus:
+            return tf.distribute.MirroredStrategy()
+        # Several logical CPUs (configured for testing replicas without GPUs), else one.
+        return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(max(1, hardware.cpus))])
+    if kind == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if kind == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise JazzLSTMError(f"unknown strategy {kind!r}")
+
+
+def resolve(name: str = "auto"):
+    """(strategy, kind, hardware) for ``name`` on this machine.
+
+    A multi-worker strategy is created before anything else touches TensorFlow's devices:
+    collective ops can only be configured before the runtime starts.
+    """
+    workers = cluster_workers(tf_config())
+    if name == "multi-worker" or (name == "auto" and workers > 1 and not tpu_attached()):
+        if workers < 1:
+            choose("multi-worker", Hardware(workers=0))  # raises the one-line error
+        strategy = make_strategy("multi-worker", Hardware(workers=workers))
+        return strategy, "multi-worker", detect()
+    hardware = detect()
+    kind = choose(name, hardware)
+    return make_strategy(kind, hardware), kind, hardware
 
 
 def get_strategy(name: str = "auto"):
-    """``auto``: MirroredStrategy on several GPUs, OneDeviceStrategy on one, else the default."""
+    """The strategy for ``name`` on this machine."""
+    return resolve(name)[0]
+
+
+def task() -> tuple[str, int]:
+    """(role, index) of this process in a TF_CONFIG cluster; ("chief", 0) when there is none."""
+    config = tf_config()
+    if not config:
+        return "chief", 0
+    role = config["task"].get("type", "worker")
+    index = int(config["task"].get("index", 0))
+    return role, index
+
+
+def is_chief() -> bool:
+    """The process that writes run folders: the chief, or worker 0 of a cluster without one."""
+    role, index = task()
+    cluster = tf_config().get("cluster", {})
+    return role == "chief" or (role == "worker" and index == 0 and "chief" not in cluster)
+
+
+def is_multi_worker(strategy) -> bool:
+    """Whether ``strategy`` is a MultiWorkerMirroredStrategy (its class is named
+    CollectiveAllReduceStrategy)."""
     import tensorflow as tf
 
-    if name not in STRATEGIES:
-        raise JazzLSTMError(f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
-    gpus = tf.config.list_logical_devices("GPU")
-    if name == "default" or (name == "auto" and not gpus):
-        return tf.distribute.get_strategy()
-    if name == "one-device" or (name == "auto" and len(gpus) == 1):
-        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
-    return tf.distribute.MirroredStrategy()
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def describe(strategy) -> str:
-    """'OneDeviceStrategy, 1 replica' for the start-of-training line."""
-    return f"{type(strategy).__name__}, {strategy.num_replicas_in_sync} replica(s)"
+    """'MirroredStrategy, 2 replica(s)' for the start-of-training line."""
+    name = "MultiWorkerMirroredStrategy" if is_multi_worker(strategy) else type(strategy).__name__
+    return f"{name}, {strategy.num_replicas_in_sync} replica(s)"
+

@@ -15,6 +15,7 @@ serializable custom layers are used (no ``Lambda``), so every model round-trips 
 """
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -289,7 +290,7 @@ def build_training_model(LSTM_cell: keras.layers.LSTM, densor: keras.layers.Dens
     """
     ids = keras.Input(shape=(Tx,), dtype="int32", name="ids", batch_size=stateful_batch)
     h = SequenceLSTM(LSTM_cell, implementation=implementation, stateful=stateful_batch is not None,
-                     name=SEQUENCE_NAME)(ids)
+                     name=SEQUENCE_NAME, dtype=LSTM_cell.dtype_policy)(ids)
     # Dense acts on the last axis, so the shared densor serves every step at once.
     return keras.Model(ids, densor(h), name="jazz_lstm_fast")
 
@@ -301,7 +302,8 @@ n_a=64 (more gave nothing). Keras progress bars then move every 16 batches."""
 
 
 def compile_model(model: keras.Model, learning_rate: float = 0.01, clipnorm: float | None = 1.0,
-                  steps_per_execution: int = STEPS_PER_EXECUTION, bits_name: str = "bits_per_token") -> keras.Model:
+                  steps_per_execution: int = STEPS_PER_EXECUTION, bits_name: str = "bits_per_token",
+                  jit_compile: bool = False) -> keras.Model:
     """Compile with Adam(learning_rate, clipnorm) and accuracy; the loss fits the graph.
 
     The fast model (one 3-D output) gets sparse categorical crossentropy on integer targets,
@@ -321,9 +323,12 @@ def compile_model(model: keras.Model, learning_rate: float = 0.01, clipnorm: flo
         metrics, weighted = [], ["accuracy", Perplexity(), BitsPerToken(bits_name)]
     else:
         metrics, weighted = ["accuracy"] * n_outputs, None
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm),
-                  loss=loss, metrics=metrics, weighted_metrics=weighted,
-                  steps_per_execution=steps_per_execution)
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm)
+    if any(layer.dtype_policy.name == "mixed_float16" for layer in model.layers):
+        # float16 gradients underflow without loss scaling (bfloat16 has float32's range).
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, weighted_metrics=weighted,
+                  steps_per_execution=steps_per_execution, jit_compile=jit_compile)
     return model
 
 
@@ -369,15 +374,18 @@ class JazzLSTM:
     """Owns ``LSTM_cell``, ``densor`` and ``reshapor`` and builds every graph from them."""
 
     def __init__(self, n_values: int, n_a: int = 64, tx: int = 30, seed: int | None = None,
-                 implementation: str = "auto"):
+                 implementation: str = "auto", dtype: str | None = None):
+        """``dtype``: the LSTM's Keras dtype policy, e.g. ``"mixed_float16"`` (mixed precision);
+        ``densor`` then still computes its softmax in float32, for a stable loss."""
         if n_values < 2 or n_a < 1 or tx < 1:
             raise ValueError(f"need n_values >= 2, n_a >= 1, tx >= 1; got {n_values}, {n_a}, {tx}")
         init = _initializers(seed)
-        # Default activations keep the LSTM cuDNN-eligible on GPUs.
-        LSTM_cell = keras.layers.LSTM(n_a, return_state=True, name=LSTM_NAME,
+        # Default activations, no recurrent dropout, no unrolling: the LSTM stays eligible
+        # for Keras's cuDNN kernel on GPUs (tests/test_distribute.py checks the conditions).
+        LSTM_cell = keras.layers.LSTM(n_a, return_state=True, name=LSTM_NAME, dtype=dtype,
                                       kernel_initializer=init[0], recurrent_initializer=init[1])
         densor = keras.layers.Dense(n_values, activation="softmax", name=DENSOR_NAME,
-                                    kernel_initializer=init[2])
+                                    kernel_initializer=init[2], dtype="float32" if dtype else None)
         self._adopt(LSTM_cell, densor, None, tx, implementation)
 
     @classmethod
@@ -465,6 +473,14 @@ class JazzLSTM:
 
     def get_config(self) -> dict:
         return {"n_values": self.n_values, "n_a": self.n_a, "tx": self.tx}
+
+
+def weights_digest(jazz: JazzLSTM) -> str:
+    """A short hash of the shared weights: the processes of one distributed job agree on it."""
+    digest = hashlib.sha256()
+    for variable in jazz.weights:
+        digest.update(np.asarray(variable.numpy(), dtype=np.float32).tobytes())
+    return digest.hexdigest()[:12]
 
 
 def _initializers(seed: int | None) -> tuple:

@@ -43,11 +43,16 @@ class Run:
     version: str = __version__
 
 
+def refuse_existing(target: str | Path, force: bool) -> None:
+    """Nothing the user made is overwritten without ``force``."""
+    if Path(target).exists() and not force:
+        raise OutputExistsError(f"{target}: already exists (use --force to overwrite)")
+
+
 def staging_dir(target: Path, force: bool) -> Path:
     """A fresh temporary folder beside ``target`` (refusing an existing target without force)."""
     target = Path(target)
-    if target.exists() and not force:
-        raise OutputExistsError(f"{target}: already exists (use --force to overwrite)")
+    refuse_existing(target, force)
     parent = target.parent if str(target.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)

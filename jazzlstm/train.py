@@ -8,6 +8,8 @@ is a validation set) and ``history.json`` written. Music and text share all of i
 """
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -17,9 +19,11 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from .config import DataConfig, ModelConfig, TrainConfig
+from .checkpoints import Backups, TrainingState, fingerprint
+from .config import DataConfig, ModelConfig, TrainConfig, to_dict
 from .errors import JazzLSTMError
-from .runs import MODEL_FILE, Run, publish, staging_dir, write_metadata
+from .fileio import write_json_atomic
+from .runs import MODEL_FILE, Run, publish, refuse_existing, write_metadata
 from .score import Chord
 from .vocab import Vocabulary
 
@@ -34,10 +38,13 @@ class Windows:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def dataset(self, batch_size: int, shuffle: bool, seed: int, drop_remainder: bool = False):
+    def dataset(self, batch_size: int, shuffle: bool, seed: int, drop_remainder: bool = False, strategy=None,
+                first_epoch: int = 0):
+        """Batches for ``fit``; see :func:`jazzlstm.dataset.make_dataset`."""
         from .dataset import make_dataset
 
-        return make_dataset(self.rows, batch_size, shuffle, seed, self.weights, drop_remainder)
+        return make_dataset(self.rows, batch_size, shuffle, seed, self.weights, drop_remainder, strategy,
+                            first_epoch)
 
 
 def prepare_windows(sequences: Sequence[Sequence[int]], tx: int, train_config: TrainConfig,
@@ -72,63 +79,115 @@ def prepare_windows(sequences: Sequence[Sequence[int]], tx: int, train_config: T
 
 
 def fit_model(train: Windows, val: Windows, model_config: ModelConfig, train_config: TrainConfig,
-              checkpoint: Path | None = None, verbose: int | str = "auto", stateful: bool = False,
-              bits_name: str = "bits_per_token"):
-    """Build and fit a JazzLSTM under the configured strategy. Returns (model, history dict).
+              backups: Backups, verbose: int | str = "auto", stateful: bool = False,
+              bits_name: str = "bits_per_token", keep_best: bool = True):
+    """Build and fit a JazzLSTM under the configured strategy, resuming from ``backups``.
 
+    Every epoch ends with a backup of the whole training state (see
+    :mod:`jazzlstm.checkpoints`), holding the best epoch's model too when ``keep_best``.
     ``stateful``: windows are consecutive stretches of running text (see
     :func:`jazzlstm.dataset.stream_windows`); the LSTM state is carried from batch to batch and
     reset at the start of every epoch and of every validation pass.
+    Returns (model at the last epoch, history of every epoch, resumed runs included).
     """
-    from .distribute import describe, get_strategy
-    from .model import JazzLSTM, compile_model
+    from .dataset import is_distributed
+    from .distribute import describe, is_multi_worker, resolve
+    from .model import STEPS_PER_EXECUTION, JazzLSTM, compile_model
 
+    strategy, kind, hardware = resolve(train_config.strategy)  # first: multi-worker must be
     keras.utils.set_random_seed(train_config.seed)
-    strategy = get_strategy(train_config.strategy)
+    if stateful and strategy.num_replicas_in_sync > 1:
+        raise JazzLSTMError("running text (--stream, --abc) trains on one replica, because its LSTM state is "
+                            "carried row by row from batch to batch; use --strategy default or one-device")
+    dtype = mixed_precision_policy(kind, hardware) if train_config.mixed_precision else None
     if verbose:
-        print(f"jazzlstm: training on {len(train)} windows ({len(val)} for validation), "
-              f"vocabulary {model_config.n_values}, strategy {describe(strategy)}", file=sys.stderr)
+        print(f"jazzlstm: training on {len(train)} windows ({len(val)} for validation), vocabulary "
+              f"{model_config.n_values}, strategy {describe(strategy)}"
+              + (f", {dtype}" if dtype else "") + (", XLA" if train_config.xla else ""), file=sys.stderr)
     batch = train_config.batch_size
     with strategy.scope():
-        jazz = JazzLSTM(model_config.n_values, model_config.n_a, model_config.tx, seed=train_config.seed)
+        jazz = JazzLSTM(model_config.n_values, model_config.n_a, model_config.tx, seed=train_config.seed,
+                        dtype=dtype)
         model = jazz.stateful_model(batch) if stateful else jazz.training_model
-        compile_model(model, train_config.lr, train_config.clipnorm, bits_name=bits_name)
-    train_ds = train.dataset(batch, shuffle=not stateful, seed=train_config.seed, drop_remainder=stateful)
-    val_ds = val.dataset(batch, shuffle=False, seed=0, drop_remainder=stateful) if len(val) else None
-    monitor = "val_loss" if val_ds is not None else "loss"
-    best = BestEpoch(jazz, checkpoint, monitor)
-    callbacks: list = [best]
+        if is_multi_worker(strategy):
+            from .multiworker import for_multi_worker
+
+            model = for_multi_worker(model)
+        # Several steps per call break Keras 3 under a strategy of several replicas (keras
+        # issue 19246: "You must feed a value for placeholder tensor"): one step per call there.
+        steps_per_call = 1 if is_distributed(strategy) else STEPS_PER_EXECUTION
+        compile_model(model, train_config.lr, train_config.clipnorm, steps_per_call, bits_name,
+                      jit_compile=train_config.xla)
+        state = backups.restore(model)
+    if state.epoch and verbose:
+        print(f"jazzlstm: resuming after epoch {state.epoch} of {train_config.epochs} "
+              f"(training state in {backups.folder})", file=sys.stderr)
+    train_batches = train.dataset(batch, not stateful, train_config.seed, stateful, strategy, state.epoch)
+    val_batches = val.dataset(batch, False, 0, stateful, strategy) if len(val) else None
+    if not train_batches.steps:
+        raise JazzLSTMError(f"{len(train)} training windows do not fill one batch of {batch} "
+                            f"(replicas need whole batches); lower --batch-size")
+    if val_batches is not None and not val_batches.steps:
+        raise JazzLSTMError(f"{len(val)} validation windows do not fill one batch of {batch}; "
+                            f"lower --batch-size or use --val-split 0")
+    monitor = "val_loss" if val_batches is not None else "loss"
+    epoch_end = EpochBackup(jazz, backups, monitor, state, keep_best)
+    callbacks: list = [epoch_end]
     if stateful:
         callbacks.append(ResetStates())
-    result = model.fit(train_ds, validation_data=val_ds, epochs=train_config.epochs, callbacks=callbacks,
-                       verbose=verbose, shuffle=False)  # tf.data already shuffles
-    history = {key: [float(v) for v in values] for key, values in result.history.items()}
+    if train_batches.epoch is not None:
+        callbacks.append(ShuffleEpoch(train_batches.epoch))
+    steps = {}
+    if train_batches.repeats:  # a distributed dataset runs on: Keras must be told each epoch's steps
+        steps = {"steps_per_epoch": train_batches.steps,
+                 "validation_steps": val_batches.steps if val_batches is not None else None}
+    if state.epoch < train_config.epochs:
+        model.fit(train_batches.dataset, validation_data=val_batches.dataset if val_batches else None,
+                  epochs=train_config.epochs, initial_epoch=state.epoch, callbacks=callbacks, verbose=verbose,
+                  shuffle=False, **steps)  # the dataset shuffles
+    history = dict(epoch_end.state.history)
     history["monitor"] = monitor
-    history["best_epoch"] = best.best_epoch
+    history["best_epoch"] = epoch_end.state.best_epoch
     return jazz, history
 
 
-class BestEpoch(keras.callbacks.Callback):
-    """After each epoch, save the model's weights when ``monitor`` improved.
+def mixed_precision_policy(kind: str, hardware) -> str:
+    """bfloat16 on TPUs (and CPUs, which have no float16 units), float16 on GPUs."""
+    return "mixed_float16" if hardware.gpus and kind != "tpu" else "mixed_bfloat16"
 
-    It saves through :func:`jazzlstm.model.save_model` (a stateless model, no optimizer
-    state), whatever graph is being fitted.
-    """
 
-    def __init__(self, jazz, path: Path | None, monitor: str):
+class EpochBackup(keras.callbacks.Callback):
+    """After each epoch: extend the history, note the best epoch (lowest ``monitor``) and back
+    up the whole training state, with the best epoch's model when ``keep_best``."""
+
+    def __init__(self, jazz, backups: Backups, monitor: str, state: TrainingState, keep_best: bool = True):
         super().__init__()
-        self.jazz, self.path, self.monitor = jazz, path, monitor
-        self.best = float("inf")
-        self.best_epoch = 0
+        self.jazz, self.backups, self.monitor, self.state, self.keep_best = jazz, backups, monitor, state, keep_best
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         from .model import save_model
 
-        value = (logs or {}).get(self.monitor)
-        if value is not None and value < self.best:  # NaN never compares smaller
-            self.best, self.best_epoch = float(value), epoch + 1
-            if self.path is not None:
-                save_model(self.jazz, self.path)
+        logs = logs or {}
+        for key, value in logs.items():
+            self.state.history.setdefault(key, []).append(float(value))
+        self.state.epoch = epoch + 1
+        value = logs.get(self.monitor)
+        improved = value is not None and value < self.state.best  # NaN never compares smaller
+        if improved:
+            self.state.best, self.state.best_epoch = float(value), epoch + 1
+        save_best = (lambda path: save_model(self.jazz, path)) if improved and self.keep_best else None
+        self.backups.save(self.model, self.state, save_best)
+
+
+class ShuffleEpoch(keras.callbacks.Callback):
+    """Tell a one-epoch dataset which epoch's permutation to draw (see make_dataset)."""
+
+    def __init__(self, epoch_variable):
+        super().__init__()
+        self.epoch_variable = epoch_variable
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch_variable.assign(epoch)
 
 
 class ResetStates(keras.callbacks.Callback):
@@ -142,33 +201,94 @@ class ResetStates(keras.callbacks.Callback):
     on_epoch_begin = on_test_begin = _reset
 
 
+class TrainingInterrupted(JazzLSTMError):
+    """Ctrl-C during training: the state is kept, the same command resumes."""
+
+    exit_code = 130
+
+
+def work_folder(out: Path) -> Path:
+    """Where a training job keeps its state until the run folder is written: beside ``out``,
+    one per process of a cluster (every worker can resume from its own)."""
+    from .distribute import is_chief, task
+
+    role, index = task()
+    suffix = "" if is_chief() else f"-{role}{index}"
+    return out.parent / f".{out.name}.training{suffix}"
+
+
 def train_run(sequences: Sequence[Sequence[str]], out: str | Path, model_config_kwargs: dict,
               train_config: TrainConfig, data_config: DataConfig,
               progressions: Sequence[Sequence[Chord]] = (), force: bool = False,
               verbose: int | str = "auto", specials: Sequence[str] = ()) -> Run:
-    """Vocabulary + windows + fit + run folder at ``out`` (written atomically). Returns the Run."""
-    from .model import load_model
+    """Vocabulary + windows + fit + run folder at ``out``. Returns the Run.
+
+    The job's state lives in a work folder beside ``out`` (see :func:`work_folder`) and is
+    backed up every epoch: the same command, run again after a crash, a kill or Ctrl-C,
+    resumes after the last completed epoch. In a cluster only the chief writes ``out``.
+    """
+    from .distribute import is_chief
+    from .model import load_model, weights_digest
 
     out = Path(out)
-    staging = staging_dir(out, force)  # fail on an existing folder before spending time training
+    chief = is_chief()
+    if chief:
+        refuse_existing(out, force)
+    vocab = Vocabulary.build(sequences, specials=specials)
+    if len(vocab) < 2:
+        raise JazzLSTMError("the corpus has fewer than 2 distinct tokens: nothing to learn")
+    model_config = ModelConfig(n_values=len(vocab), **model_config_kwargs)
+    ids = [vocab.encode(seq) for seq in sequences]
+    train, val = prepare_windows(ids, model_config.tx, train_config, data_config.layout)
+    work = work_folder(out)
+    job = fingerprint(to_dict(model_config), to_dict(train_config), to_dict(data_config), vocab.tokens, ids)
+    _claim(work, job, force)
+    backups = Backups(work / "backups")
+    bits_name = "bits_per_char" if data_config.is_text else "bits_per_token"
     try:
-        vocab = Vocabulary.build(sequences, specials=specials)
-        if len(vocab) < 2:
-            raise JazzLSTMError("the corpus has fewer than 2 distinct tokens: nothing to learn")
-        model_config = ModelConfig(n_values=len(vocab), **model_config_kwargs)
-        ids = [vocab.encode(seq) for seq in sequences]
-        train, val = prepare_windows(ids, model_config.tx, train_config, data_config.layout)
-        checkpoint = staging / MODEL_FILE
-        bits_name = "bits_per_char" if data_config.is_text else "bits_per_token"
-        jazz, history = fit_model(train, val, model_config, train_config, checkpoint, verbose,
-                                  stateful=data_config.layout == "stream", bits_name=bits_name)
-        if not checkpoint.is_file():
-            raise JazzLSTMError("training produced no finite loss (nothing was saved); try a lower --lr")
-        jazz = load_model(checkpoint, tx=model_config.tx)  # the best epoch, as saved
-        run = Run(out, jazz, vocab, model_config, train_config, data_config,
-                  [list(p) for p in progressions], history)
-        write_metadata(staging, run)
-        publish(staging, out)
-        return run
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        jazz, history = fit_model(train, val, model_config, train_config, backups, verbose,
+                                  stateful=data_config.layout == "stream", bits_name=bits_name, keep_best=chief)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(f"interrupted after epoch {backups.latest_epoch()} of {train_config.epochs}; "
+                                  f"run the same command again to resume (state kept in {work})") from None
+    history["final_weights"] = weights_digest(jazz)
+    if not chief:
+        shutil.rmtree(work, ignore_errors=True)
+        return Run(None, jazz, vocab, model_config, train_config, data_config, [list(p) for p in progressions],
+                   history)
+    best = backups.best_model()
+    if best is None:
+        raise JazzLSTMError(f"training produced no finite {history['monitor']} (nothing to keep); try a lower --lr")
+    os.replace(best, work / MODEL_FILE)
+    jazz = load_model(work / MODEL_FILE, tx=model_config.tx)  # the best epoch, as saved
+    run = Run(out, jazz, vocab, model_config, train_config, data_config, [list(p) for p in progressions], history)
+    shutil.rmtree(backups.folder)
+    (work / JOB_FILE).unlink()
+    write_metadata(work, run)
+    publish(work, out)
+    return run
+
+
+JOB_FILE = "job.json"
+
+
+def _claim(work: Path, job: str, force: bool) -> None:
+    """Make ``work`` this job's folder: resume the same job, refuse (or with force, replace)
+    another one's."""
+    job_file = work / JOB_FILE
+    if work.exists():
+        try:
+            previous = json.loads(job_file.read_text(encoding="utf-8")).get("job")
+        except (OSError, ValueError, AttributeError):
+            previous = None
+        if previous != job:
+            if not force:
+                raise JazzLSTMError(f"{work}: holds an interrupted training with other settings or data; "
+                                    f"run that command again to resume it, or use --force to discard it")
+            shutil.rmtree(work)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise JazzLSTMError(f"{work}: cannot write the training state ({exc.strerror or exc})") from None
+    if not job_file.is_file():
+        write_json_atomic(job_file, {"job": job})

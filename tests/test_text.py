@@ -102,8 +102,8 @@ def test_stream_state_carried_across_windows_equals_one_long_pass():
     jazz = JazzLSTM(vocab, n_a=6, tx=tx, seed=3)
     rows = stream_windows(ids, tx, batch)                   # 4 batches of 2 consecutive windows
     stateful = compile_model(jazz.stateful_model(batch))
-    windowed = stateful.evaluate(make_dataset(rows, batch, False, 0, drop_remainder=True), verbose=0,
-                                 callbacks=[ResetStates()], return_dict=True)["loss"]
+    data = make_dataset(rows, batch, False, 0, drop_remainder=True).dataset
+    windowed = stateful.evaluate(data, verbose=0, callbacks=[ResetStates()], return_dict=True)["loss"]
     per_stream = (len(ids) - 1) // batch
     streams = np.stack([ids[b * per_stream: b * per_stream + per_stream + 1] for b in range(batch)])
     probs = jazz.training_model(streams[:, :-1])

@@ -1,0 +1,173 @@
+"""tf.distribute: strategy choice, several replicas on one machine, several worker processes."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from jazzlstm.distribute import Hardware, choose, cluster_workers, is_chief, task, tf_config
+from jazzlstm.errors import JazzLSTMError
+
+from conftest import subprocess_env
+from samples import SAMPLES_DIR
+
+
+@pytest.mark.parametrize("hardware, expected", [
+    (Hardware(gpus=0), "default"),
+    (Hardware(gpus=1), "one-device"),
+    (Hardware(gpus=4), "mirrored"),
+    (Hardware(gpus=4, tpu=True), "tpu"),
+    (Hardware(gpus=0, workers=3), "multi-worker"),
+    (Hardware(gpus=2, workers=1), "mirrored"),
+])
+def test_auto_strategy_follows_the_hardware(hardware, expected):
+    assert choose("auto", hardware) == expected
+
+
+def test_explicit_strategies_are_checked():
+    assert choose("mirrored", Hardware(gpus=0)) == "mirrored"
+    assert choose("default", Hardware(gpus=4)) == "default"
+    with pytest.raises(JazzLSTMError, match="no TPU found"):
+        choose("tpu", Hardware())
+    with pytest.raises(JazzLSTMError, match="needs TF_CONFIG"):
+        choose("multi-worker", Hardware(workers=0))
+    with pytest.raises(JazzLSTMError, match="unknown strategy"):
+        choose("horovod", Hardware())
+
+
+def test_tf_config_roles(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert tf_config() == {} and task() == ("chief", 0) and is_chief()
+    cluster = {"worker": ["localhost:1", "localhost:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 1}}))
+    assert cluster_workers(tf_config()) == 2 and not is_chief() and task() == ("worker", 1)
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
+    assert is_chief()
+    with_chief = {**cluster, "chief": ["localhost:3"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": with_chief, "task": {"type": "worker", "index": 0}}))
+    assert not is_chief() and cluster_workers(tf_config()) == 3
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(JazzLSTMError, match="TF_CONFIG is not valid JSON"):
+        tf_config()
+
+
+def test_lstm_cell_is_eligible_for_the_cudnn_kernel():
+    pytest.importorskip("tensorflow")
+    # Keras's own test of the layer's arguments (cudnn_ok adds "and a GPU is present").
+    from keras.src.backend.tensorflow.rnn import _do_lstm_arguments_support_cudnn
+
+    from jazzlstm.model import JazzLSTM
+
+    lstm = JazzLSTM(5, n_a=4).LSTM_cell
+    assert _do_lstm_arguments_support_cudnn(lstm.cell.activation, lstm.cell.recurrent_activation, lstm.unroll,
+                                            lstm.cell.use_bias)
+    assert lstm.cell.recurrent_dropout == 0 and lstm.cell.dropout == 0
+
+
+MIRRORED_SCRIPT = textwrap.dedent("""
+    import json, sys, tempfile
+    import numpy as np
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from jazzlstm.checkpoints import Backups
+    from jazzlstm.config import ModelConfig, TrainConfig
+    from jazzlstm.train import Windows, fit_model
+
+    rows = np.random.default_rng(0).integers(0, 12, size=(96, 9)).astype("int32")
+    out = {}
+    for strategy in ("default", "mirrored"):
+        with tempfile.TemporaryDirectory() as folder:
+            jazz, history = fit_model(Windows(rows), Windows(rows[:32]), ModelConfig(12, 8, 8),
+                                      TrainConfig(epochs=3, batch_size=32, seed=1, strategy=strategy),
+                                      Backups(folder), verbose=0)
+        out[strategy] = {"loss": history["loss"], "val_loss": history["val_loss"],
+                         "weights": [w.numpy().ravel().tolist() for w in jazz.weights]}
+    print(json.dumps(out))
+""")
+
+
+def test_mirrored_on_two_logical_cpus_matches_one_device():
+    import numpy as np
+
+    result = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT], env=subprocess_env(), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    single, mirrored = out["default"], out["mirrored"]
+    assert len(single["loss"]) == 3
+    np.testing.assert_allclose(mirrored["loss"], single["loss"], atol=1e-5)
+    np.testing.assert_allclose(mirrored["val_loss"], single["val_loss"], atol=1e-5)
+    for a, b in zip(single["weights"], mirrored["weights"]):
+        np.testing.assert_allclose(b, a, atol=1e-5)
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def test_two_workers_train_together_and_only_the_chief_writes(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("blues_in_f.mid", "ii_v_i_in_c.mid", "rhythm_changes_bb.mid"):
+        (corpus / name).write_bytes((SAMPLES_DIR / name).read_bytes())
+    out = tmp_path / "run"
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    command = [sys.executable, "-m", "jazzlstm", "train", "--midi", str(corpus), "--out", str(out),
+               "--strategy", "multi-worker", "--epochs", "2", "--n-a", "8", "--tx", "12", "--batch-size", "32",
+               "--val-split", "0", "--quiet", "--no-cache"]
+    processes = []
+    try:
+        for index in range(2):
+            config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+            processes.append(subprocess.Popen(command, cwd=tmp_path, env=subprocess_env(TF_CONFIG=json.dumps(config)),
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        outputs = [p.communicate(timeout=300) for p in processes]
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, (stdout, stderr) in zip(processes, outputs):
+        assert p.returncode == 0, stderr[-3000:]
+    (chief_out, chief_err), (worker_out, _) = outputs
+    assert "MultiWorkerMirroredStrategy, 2 replica(s)" in chief_err
+    digests = [re.search(r"weights ([0-9a-f]{12})", text).group(1) for text in (chief_out, worker_out)]
+    assert digests[0] == digests[1], "both workers end with the same weights"
+    assert "wrote" in chief_out and "the chief writes" in worker_out
+    assert sorted(p.name for p in out.iterdir()) == ["chords.json", "config.json", "history.json", "model.keras",
+                                                      "vocab.json"]
+    assert len(json.loads((out / "history.json").read_text())["loss"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "run"], "no work folders left behind"
+
+
+def test_running_text_refuses_several_replicas(tmp_path):
+    script = textwrap.dedent(f"""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from jazzlstm.cli import main
+        raise SystemExit(main(["train", "--text", {str(tmp_path / 't.txt')!r}, "--strategy", "mirrored",
+                               "--out", {str(tmp_path / 'r')!r}, "--epochs", "1"]))
+    """)
+    (tmp_path / "t.txt").write_text("some running text. " * 1500)  # long enough to validate
+    result = subprocess.run([sys.executable, "-c", script], env=subprocess_env(), capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 1
+    assert "trains on one replica" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "r").exists()
