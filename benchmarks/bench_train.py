@@ -15,8 +15,11 @@ Same task for every contender: Tx=30, n_a=64, 78 values, batch 32, random ids, A
 tracing and the epoch: what a user waits for). ``samples_per_s`` comes from the median of the
 later epochs, which are run in turns (reference, keras, jazzlstm, reference, ...) so that the
 ratios are measured side by side on this shared, noisy machine.
+TensorFlow's threads are set as ``jazzlstm train`` sets them (on a CPU, one thread per
+operation: see ``jazzlstm.distribute.configure_threads``); the setting is process-wide, so
+every contender runs under it. ``--tf-default-threads`` measures with TensorFlow's defaults.
 Prints one JSON object. Targets: fast >= 3x the reference in samples/s, first epoch >= 5x sooner.
-Run: python benchmarks/bench_train.py [--samples 4096] [--epochs 6]
+Run: python benchmarks/bench_train.py [--samples 4096] [--epochs 6] [--tf-default-threads]
 """
 from __future__ import annotations
 
@@ -101,8 +104,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=4096)
     parser.add_argument("--epochs", type=int, default=6, help="at least 2: the first, then the timed ones")
+    parser.add_argument("--tf-default-threads", action="store_true",
+                        help="keep TensorFlow's own thread settings instead of jazzlstm's")
     args = parser.parse_args()
     n, epochs = args.samples, max(2, args.epochs)
+    if not args.tf_default_threads:
+        from jazzlstm.distribute import configure_threads
+
+        configure_threads()
 
     ids = np.random.default_rng(0).integers(0, N_VALUES, size=(n, TX + 1)).astype("int32")
     x_ids, y_ids = ids[:, :-1], ids[:, 1:]
@@ -128,6 +137,7 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "train", "tx": TX, "n_a": N_A, "n_values": N_VALUES, "batch": BATCH,
         "samples": n, "epochs": epochs, "cpu_count": os.cpu_count(),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
         "tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version(),
         **results,
         "speedup_samples_per_s": round(fast["samples_per_s"] / ref["samples_per_s"], 2),

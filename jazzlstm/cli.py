@@ -200,6 +200,10 @@ def import_tensorflow_quietly() -> None:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
             import tensorflow  # noqa: F401
+
+            from .distribute import configure_threads
+
+            configure_threads()  # before the runtime starts
             if not os.environ.get("TF_CONFIG"):
                 # Device probing logs happen here; in a cluster the runtime must not start
                 # before the multi-worker strategy configures it.

@@ -171,3 +171,13 @@ def test_running_text_refuses_several_replicas(tmp_path):
     assert result.returncode == 1
     assert "trains on one replica" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("env, expected", [({}, "1"), ({"TF_NUM_INTRAOP_THREADS": "2"}, "0")])
+def test_cpu_training_runs_each_op_on_one_thread_unless_told_otherwise(env, expected):
+    script = ("from jazzlstm.distribute import configure_threads; configure_threads(); import tensorflow as tf; "
+              "print(tf.config.threading.get_intra_op_parallelism_threads())")
+    result = subprocess.run([sys.executable, "-c", script], env=subprocess_env(**env), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == expected  # 0: TensorFlow's own default
