@@ -22,7 +22,6 @@ from typing import Any, Callable, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from .errors import JazzLSTMError
@@ -35,7 +34,7 @@ __all__ = [
     "make_step_fn", "save_model", "load_model",
 ]
 
-StepFn = Callable[[tf.Tensor, tuple], tuple]
+StepFn = Callable[[Any, tuple], tuple]
 
 # Names the loaders look layers up by; keep them stable across versions.
 LSTM_NAME, DENSOR_NAME, RESHAPOR_NAME, SEQUENCE_NAME = "LSTM_cell", "densor", "reshapor", "LSTM_seq"
@@ -96,8 +95,12 @@ class SequenceLSTM(keras.layers.Layer):
     * ``"unrolled"``: gather, then the T cell steps unrolled in the graph (fastest on CPU for
       training windows: no loop overhead, and the one-hot columns are never multiplied);
     * ``"fused"``: TensorFlow's fused ``BlockLSTM`` kernel on one-hot inputs (any length);
-    * ``"loop"``: the Keras cell stepped in ``tf.scan`` (portable, e.g. XLA/TPU);
+    * ``"loop"``: the Keras cell stepped in ``keras.ops.scan`` (portable, e.g. XLA/TPU);
     * ``"auto"``: unrolled for static lengths up to ``MAX_UNROLL``, else fused.
+
+    All but ``"fused"`` are written in ``keras.ops`` and run on any Keras backend (the
+    training step runs on a GPU under JAX too); ``"fused"`` falls back to ``"loop"`` off
+    TensorFlow.
 
     All compute the same numbers (tests check values and gradients).
 
@@ -139,12 +142,12 @@ class SequenceLSTM(keras.layers.Layer):
             self.state_c.assign(ops.zeros_like(self.state_c))
 
     def call(self, ids, initial_state=None):
-        ids = tf.cast(ids, tf.int32)
+        ids = ops.cast(ids, "int32")
         if initial_state is None and self.stateful:
-            initial_state = (tf.stop_gradient(tf.convert_to_tensor(self.state_h)),
-                             tf.stop_gradient(tf.convert_to_tensor(self.state_c)))
+            initial_state = (ops.stop_gradient(ops.convert_to_tensor(self.state_h)),
+                             ops.stop_gradient(ops.convert_to_tensor(self.state_c)))
         elif initial_state is None:
-            zeros = tf.zeros((tf.shape(ids)[0], self.cell.units), self.compute_dtype)
+            zeros = ops.zeros((ops.shape(ids)[0], self.cell.units), self.compute_dtype)
             initial_state = (zeros, zeros)
         h0, c0 = initial_state
         outputs, h, c = getattr(self, f"_{self._choose(ids.shape[1])}")(ids, h0, c0)
@@ -155,9 +158,9 @@ class SequenceLSTM(keras.layers.Layer):
 
     def final_state(self, ids, initial_state=None):
         """(every step's hidden state, final h, final c) for ``ids`` (batch, T); stateless."""
-        ids = tf.cast(ids, tf.int32)
+        ids = ops.cast(ids, "int32")
         if initial_state is None:
-            zeros = tf.zeros((tf.shape(ids)[0], self.cell.units), self.compute_dtype)
+            zeros = ops.zeros((ops.shape(ids)[0], self.cell.units), self.compute_dtype)
             initial_state = (zeros, zeros)
         return getattr(self, f"_{self._choose(ids.shape[1])}")(ids, *initial_state)
 
@@ -165,29 +168,34 @@ class SequenceLSTM(keras.layers.Layer):
         """The implementation to run for a window of ``length`` (None: unknown when tracing)."""
         if not _fast_compatible(self.cell):
             return "loop"  # dropout or custom activations: let the Keras cell handle them
-        if self.implementation == "auto":
-            return "unrolled" if length is not None and length <= MAX_UNROLL else "fused"
-        if self.implementation == "unrolled" and length is None:
-            return "fused"  # unrolling needs a static length (symbolic tracing has none)
-        return self.implementation
+        choice = self.implementation
+        if choice == "auto":
+            choice = "unrolled" if length is not None and length <= MAX_UNROLL else "fused"
+        if choice == "unrolled" and length is None:
+            choice = "fused"  # unrolling needs a static length (symbolic tracing has none)
+        if choice == "fused" and keras.backend.backend() != "tensorflow":
+            choice = "loop"  # BlockLSTM is TensorFlow's own kernel
+        return choice
 
     def _unrolled(self, ids, h, c):
         cell = self.cell
-        inputs = tf.gather(cell.kernel, tf.transpose(ids)) + cell.bias  # (T, batch, 4 units)
+        inputs = ops.take(cell.kernel, ops.transpose(ids), axis=0) + cell.bias  # (T, batch, 4 units)
         outputs = []
         # unstack (not x[t] slicing): its gradient is one stack, not T zero-padded copies.
-        for x_w in tf.unstack(inputs, num=ids.shape[1]):
-            z = x_w + tf.matmul(h, cell.recurrent_kernel)
-            i, f, g, o = tf.split(z, 4, axis=-1)  # Keras gate order
-            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-            h = tf.sigmoid(o) * tf.tanh(c)
+        for x_w in ops.unstack(inputs, num=ids.shape[1]):
+            z = x_w + ops.matmul(h, cell.recurrent_kernel)
+            i, f, g, o = ops.split(z, 4, axis=-1)  # Keras gate order
+            c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+            h = ops.sigmoid(o) * ops.tanh(c)
             outputs.append(h)
-        return tf.stack(outputs, axis=1), h, c
+        return ops.stack(outputs, axis=1), h, c
 
     def _fused(self, ids, h0, c0):
         # BlockLSTM (v1) wants gates as i, c, f, o; Keras keeps i, f, c, o. BlockLSTMV2 takes
         # the Keras order but its registered gradient is wrong for f and c (our tests caught
         # it), so reorder columns for v1 instead: a few slices per batch, negligible.
+        import tensorflow as tf  # TensorFlow's own kernel: "auto" picks it only on that backend
+
         cell = self.cell
         x = tf.one_hot(tf.transpose(ids), self.lstm.cell.kernel.shape[0], dtype=h0.dtype)
         w = _keras_to_icfo(tf.concat([cell.kernel, cell.recurrent_kernel], axis=0))
@@ -202,11 +210,11 @@ class SequenceLSTM(keras.layers.Layer):
     def _loop(self, ids, h0, c0):
         def step(state, x_t):
             _, (h, c) = self.cell(x_t, [state[0], state[1]])
-            return h, c
+            return (h, c), (h, c)
 
-        x = tf.one_hot(tf.transpose(ids), self.cell.kernel.shape[0], dtype=h0.dtype)
-        hs, cs = tf.scan(step, x, initializer=(h0, c0))
-        return tf.transpose(hs, [1, 0, 2]), hs[-1], cs[-1]
+        x = ops.one_hot(ops.transpose(ids), self.cell.kernel.shape[0], dtype=h0.dtype)
+        (h, c), (hs, _) = ops.scan(step, (h0, c0), x)
+        return ops.transpose(hs, [1, 0, 2]), h, c
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[1], self.cell.units)
@@ -222,10 +230,10 @@ class SequenceLSTM(keras.layers.Layer):
         return cls(lstm, **config)
 
 
-def _keras_to_icfo(gates: tf.Tensor) -> tf.Tensor:
+def _keras_to_icfo(gates):
     """Reorder the last axis from Keras's (i, f, c, o) gate blocks to (i, c, f, o)."""
-    i, f, c, o = tf.split(gates, 4, axis=-1)
-    return tf.concat([i, c, f, o], axis=-1)
+    i, f, c, o = ops.split(gates, 4, axis=-1)
+    return ops.concatenate([i, c, f, o], axis=-1)
 
 
 def _fast_compatible(cell: keras.layers.LSTMCell) -> bool:
@@ -360,9 +368,9 @@ def make_step_fn(LSTM_cell: keras.layers.LSTM, densor: keras.layers.Dense) -> St
     cell, n_values = LSTM_cell.cell, densor.units
 
     def step(ids, state):
-        x = tf.one_hot(tf.cast(ids, tf.int32), n_values)
+        x = ops.one_hot(ops.cast(ids, "int32"), n_values)
         h, (a, c) = cell(x, [state[0], state[1]])
-        return tf.matmul(h, densor.kernel) + densor.bias, (a, c)
+        return ops.matmul(h, densor.kernel) + densor.bias, (a, c)
 
     return step
 
@@ -466,9 +474,9 @@ class JazzLSTM:
             self._sampler = Sampler(make_step_fn(self.LSTM_cell, self.densor), self.n_values)
         return self._sampler
 
-    def initial_state(self, batch_size: int) -> tuple[tf.Tensor, tf.Tensor]:
+    def initial_state(self, batch_size: int) -> tuple[Any, Any]:
         """Zero (a0, c0), as the classic code starts every sequence."""
-        zeros = tf.zeros((batch_size, self.n_a))
+        zeros = ops.zeros((batch_size, self.n_a))
         return zeros, zeros
 
     def get_config(self) -> dict:
