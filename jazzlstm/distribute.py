@@ -151,6 +151,18 @@ def get_strategy(name: str = "auto"):
     return resolve(name)[0]
 
 
+def summary() -> str:
+    """One line: the accelerators TensorFlow sees here and the strategy ``auto`` picks."""
+    configure_threads()
+    hardware = detect()
+    kind = choose("auto", hardware)
+    names = {"default": "the default strategy (CPU)", "one-device": "OneDeviceStrategy (one GPU)",
+             "mirrored": f"MirroredStrategy ({hardware.gpus} GPUs)", "tpu": "TPUStrategy",
+             "multi-worker": f"MultiWorkerMirroredStrategy ({hardware.workers} workers)"}
+    cluster = f", cluster of {hardware.workers} workers" if hardware.workers > 1 else ""
+    return f"GPUs: {hardware.gpus}, TPU: {'yes' if hardware.tpu else 'no'}{cluster} -> training uses {names[kind]}"
+
+
 def task() -> tuple[str, int]:
     """(role, index) of this process in a TF_CONFIG cluster; ("chief", 0) when there is none."""
     config = tf_config()

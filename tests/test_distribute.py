@@ -181,3 +181,11 @@ def test_cpu_training_runs_each_op_on_one_thread_unless_told_otherwise(env, expe
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == expected  # 0: TensorFlow's own default
+
+
+def test_summary_names_the_hardware_and_the_strategy(monkeypatch):
+    import jazzlstm.distribute as distribute
+
+    monkeypatch.setattr(distribute, "detect", lambda: Hardware(gpus=4))
+    monkeypatch.setattr(distribute, "configure_threads", lambda: None)
+    assert distribute.summary() == "GPUs: 4, TPU: no -> training uses MirroredStrategy (4 GPUs)"
