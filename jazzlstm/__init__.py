@@ -21,10 +21,11 @@ _EXPORTS = {
     "train": "api", "generate": "api", "train_text": "api", "train_abc": "api", "generate_text": "api",
     "load_run": "runs", "Run": "runs",
     "bundled_samples_dir": "resources", "pretrained_run_dir": "resources",
+    "render_wav": "render", "plot_piano_roll": "plot", "plot_history": "plot",
     "JazzLSTMError": "errors", "InputFileError": "errors", "NoUsableFilesError": "errors",
 }
 _MODULES = ("grammar", "notes", "harmony", "analysis", "score", "vocab", "corpus", "midi_io", "musicxml_io",
-            "model", "sampling", "generation", "text", "abc")
+            "model", "sampling", "generation", "text", "abc", "render", "plot")
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
 

@@ -13,7 +13,7 @@ from typing import Sequence
 
 from ._version import __version__
 from .distribute import STRATEGIES
-from .errors import JazzLSTMError
+from .errors import JazzLSTMError, UsageError
 
 
 def melody_track_arg(value: str) -> int | str:
@@ -153,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0, help="random seed: same seed, same output (default: %(default)s)")
     generate.add_argument("--tempo", type=positive_float, default=120.0, help="tempo in BPM (default: %(default)s)")
     generate.add_argument("--force", action="store_true", help="overwrite existing output files")
+    generate.add_argument("--wav", action="store_true",
+                          help="music and ABC runs: also render each MIDI file as audio, OUT.wav beside "
+                               "OUT.mid (as jazzlstm render does)")
     music = generate.add_argument_group("music runs")
     music.add_argument("--bars", type=positive_int, default=MUSIC_FLAGS["bars"], help="bars to generate (default: %(default)s)")
     music.add_argument("--chords", default=None, metavar='"Dm7 G7 Cmaj7 Cmaj7"',
@@ -167,7 +170,45 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--out", dest="out_file", default=None, metavar="FILE",
                       help="write the samples to FILE instead of printing them")
     generate.set_defaults(handler=run_generate)
+
+    render = commands.add_parser("render", help="render a MIDI file as a WAV",
+                                 description="Render MIDI to a 16-bit WAV with FluidSynth and a General MIDI "
+                                             "SoundFont when they are installed, else with a built-in "
+                                             "synthesizer (a notice says so).")
+    render.add_argument("midi", metavar="IN.mid", help="MIDI file to render")
+    render.add_argument("wav", metavar="OUT.wav", help="WAV file to write")
+    render.add_argument("--sample-rate", type=sample_rate_arg, default=44100, metavar="HZ",
+                        help="samples per second, 8000 to 96000 (default: %(default)s)")
+    render.add_argument("--soundfont", default=None, metavar="FILE.sf2",
+                        help="SoundFont for FluidSynth (default: $JAZZLSTM_SOUNDFONT, then the system's "
+                             "General MIDI SoundFont, e.g. /usr/share/sounds/sf2/FluidR3_GM.sf2)")
+    render.add_argument("--force", action="store_true", help="overwrite an existing OUT.wav")
+    render.set_defaults(handler=run_render)
+
+    plot = commands.add_parser("plot", help="draw a piano roll of a MIDI file, or a run's training curves",
+                               usage="jazzlstm plot IN.mid OUT.png [--melody-track INDEX|NAME] [--force]\n"
+                                     "       jazzlstm plot --run RUN_DIR OUT.png [--force]",
+                               description="IN.mid OUT.png: a piano roll of the melody and chords jazzlstm "
+                                           "reads from a MIDI/MusicXML file. --run RUN_DIR OUT.png: training "
+                                           "and validation loss and perplexity per epoch. The image format "
+                                           "follows OUT's suffix (.png, .svg, .pdf).")
+    plot.add_argument("files", nargs="+", metavar="FILE", help="IN.mid OUT.png, or OUT.png with --run")
+    plot.add_argument("--run", default=None, metavar="RUN_DIR", help="plot this run folder's history.json")
+    plot.add_argument("--melody-track", type=melody_track_arg, default=None, metavar="INDEX|NAME",
+                      help="use this track as the melody instead of the automatic choice")
+    plot.add_argument("--force", action="store_true", help="overwrite an existing image")
+    plot.set_defaults(handler=run_plot)
     return parser
+
+
+def sample_rate_arg(value: str) -> int:
+    """``--sample-rate``: a whole number of Hz in the range FluidSynth accepts."""
+    from .render import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+
+    rate = positive_int(value)
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise argparse.ArgumentTypeError(f"must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE}, got {rate}")
+    return rate
 
 
 def corpus_from_args(args: argparse.Namespace, path: str | Path):
@@ -280,6 +321,8 @@ def _generate_music(args: argparse.Namespace, run_dir: str) -> int:
         raise JazzLSTMError("generate: give the MIDI file to write, e.g. jazzlstm generate solo.mid")
     for path in numbered_paths(args.out, args.num_outputs, default_suffix=".mid"):  # before loading
         check_writable(path, args.force)
+        if args.wav:
+            check_writable(wav_beside(path), args.force)
     if args.chords:
         from .errors import BadChordError
         from .harmony import parse_progression
@@ -295,11 +338,34 @@ def _generate_music(args: argparse.Namespace, run_dir: str) -> int:
                        num_outputs=args.num_outputs, force=args.force)
     for path in written:
         print(f"jazzlstm: wrote {path}")
+    if args.wav:
+        render_beside(written, args.force)
     return 0
 
 
+def wav_beside(midi: Path) -> Path:
+    """OUT.wav for OUT.mid (refusing a MIDI name that is itself the .wav)."""
+    wav = Path(midi).with_suffix(".wav")
+    if wav == Path(midi):
+        raise JazzLSTMError(f"{midi}: --wav writes {wav} beside the MIDI file; give the MIDI file a .mid name")
+    return wav
+
+
+def render_beside(midi_files: Sequence[Path], force: bool) -> None:
+    """``--wav``: render every MIDI file just written; the built-in synthesizer notice once."""
+    from .render import render_wav
+
+    noticed = False
+    for midi in midi_files:
+        result = render_wav(midi, wav_beside(midi), force=force)
+        if result.notice and not noticed:
+            print(f"jazzlstm: note: {result.notice}", file=sys.stderr)
+            noticed = True
+        print(f"jazzlstm: wrote {result.path} ({result.describe()})")
+
+
 def _generate_text(args: argparse.Namespace, run_dir: str, mode: str) -> int:
-    from .fileio import check_writable
+    from .fileio import check_writable, numbered_paths
     from .runs import load_run
     from .textgen import TextOptions, render_tunes, sample_texts, write_texts
 
@@ -309,8 +375,14 @@ def _generate_text(args: argparse.Namespace, run_dir: str, mode: str) -> int:
         raise JazzLSTMError(f"give one output: {args.out} or --out {args.out_file}")
     midi_out = args.out if mode == "abc" else None
     text_out = args.out_file if mode == "abc" else (args.out_file or args.out)
+    if args.wav and midi_out is None:
+        hint = " without OUT.mid (jazzlstm generate OUT.mid --run RUN --wav)" if mode == "abc" else ""
+        raise JazzLSTMError(f"--wav: renders MIDI, and this {mode} run writes none{hint}")
     if text_out is not None:
         check_writable(text_out, args.force)
+    if args.wav:
+        for path in numbered_paths(midi_out, args.num_outputs, default_suffix=".mid"):
+            check_writable(wav_beside(path), args.force)
     import_tensorflow_quietly()
     run = load_run(run_dir)
     if midi_out is not None:
@@ -320,12 +392,43 @@ def _generate_text(args: argparse.Namespace, run_dir: str, mode: str) -> int:
                   f"({'; '.join(dict.fromkeys(rejected))[:300]})", file=sys.stderr)
         for path in written:
             print(f"jazzlstm: wrote {path} and {path.with_suffix('.abc')}")
+        if args.wav:
+            render_beside(written, args.force)
         return 0
     texts = sample_texts(run, options)
     # Tunes span several lines: a blank line keeps them apart.
     written = write_texts(texts, text_out, force=args.force, separator="\n\n" if mode == "abc" else "\n")
     for path in written:
         print(f"jazzlstm: wrote {path}", file=sys.stderr)
+    return 0
+
+
+def run_render(args: argparse.Namespace) -> int:
+    from .render import render_wav
+
+    result = render_wav(args.midi, args.wav, sample_rate=args.sample_rate, soundfont=args.soundfont,
+                        force=args.force)
+    if result.notice:
+        print(f"jazzlstm: note: {result.notice}", file=sys.stderr)
+    print(f"jazzlstm: wrote {result.path} ({result.describe()})")
+    return 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from .plot import plot_history, plot_piano_roll
+
+    if args.run is not None:
+        if len(args.files) != 1:
+            raise UsageError(f"plot --run {args.run}: give only the image to write, e.g. "
+                             f"jazzlstm plot --run {args.run} history.png")
+        if args.melody_track is not None:
+            raise UsageError("--melody-track: for piano rolls of a file, not with --run")
+        written = plot_history(args.run, args.files[0], force=args.force)
+    else:
+        if len(args.files) != 2:
+            raise UsageError("plot: give IN.mid OUT.png (a piano roll) or --run RUN_DIR OUT.png (training curves)")
+        written = plot_piano_roll(args.files[0], args.files[1], force=args.force, melody_track=args.melody_track)
+    print(f"jazzlstm: wrote {written}")
     return 0
 
 

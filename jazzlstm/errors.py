@@ -23,6 +23,12 @@ class InputFileError(JazzLSTMError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class UsageError(JazzLSTMError):
+    """Arguments that do not fit together (argparse's own exit code for usage errors)."""
+
+    exit_code = 2
+
+
 class NoUsableFilesError(JazzLSTMError):
     """A corpus folder produced no usable file at all."""
 

@@ -24,6 +24,12 @@ def check_writable(path: str | Path, force: bool) -> Path:
     return path
 
 
+def refuse_input_as_output(out: Path, source: str | Path) -> None:
+    """An output that is the input file itself (even with ``--force``) would destroy the input."""
+    if out.exists() and Path(source).exists() and out.samefile(source):
+        raise JazzLSTMError(f"{out}: is the input file; choose another output name")
+
+
 def numbered_paths(out: str | Path, count: int, default_suffix: str = "") -> list[Path]:
     """``out`` for one output; ``out_1.ext`` ... ``out_N.ext`` for several."""
     out = Path(out)

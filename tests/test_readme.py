@@ -28,7 +28,8 @@ def test_python_api_example_runs(tmp_path):
     result = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, env=subprocess_env(),
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("api-run", "api-solo.mid", "variation.mid", "names-run"):
+    for name in ("api-run", "api-solo.mid", "variation.mid", "names-run", "api-solo.wav", "api-solo.png",
+                 "api-history.png"):
         assert (tmp_path / name).exists(), name
 
 
@@ -40,7 +41,7 @@ def test_ci_runs_the_readme_test_command():
     assert test_command in ci_lines
 
 
-@pytest.mark.parametrize("command", ["inspect", "train", "generate"])
+@pytest.mark.parametrize("command", ["inspect", "train", "generate", "render", "plot"])
 def test_usage_lists_every_flag(command):
     from jazzlstm.cli import build_parser
 
