@@ -34,6 +34,7 @@ setup(
         for line in (HERE / "requirements.txt").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ],
-    extras_require={"test": ["pytest>=7"]},
+    # The notebook test runs notebooks/jazzlstm_colab.ipynb in a Jupyter kernel.
+    extras_require={"test": ["pytest>=7", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6"]},
     entry_points={"console_scripts": ["jazzlstm=jazzlstm.cli:main"]},
 )

@@ -19,13 +19,14 @@ _EXPORTS = {
     "parse_chord": "harmony", "parse_progression": "harmony", "note_type": "harmony",
     "Vocabulary": "vocab",
     "train": "api", "generate": "api", "train_text": "api", "train_abc": "api", "generate_text": "api",
+    "generate_tunes": "api",
     "load_run": "runs", "Run": "runs",
     "bundled_samples_dir": "resources", "pretrained_run_dir": "resources",
     "render_wav": "render", "plot_piano_roll": "plot", "plot_history": "plot",
     "JazzLSTMError": "errors", "InputFileError": "errors", "NoUsableFilesError": "errors",
 }
 _MODULES = ("grammar", "notes", "harmony", "analysis", "score", "vocab", "corpus", "midi_io", "musicxml_io",
-            "model", "sampling", "generation", "text", "abc", "render", "plot")
+            "model", "sampling", "generation", "text", "abc", "render", "plot", "distribute")
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
 

@@ -154,3 +154,23 @@ def generate_text(run: Run | str | Path, n: int = 1, length: int | None = None, 
         raise JazzLSTMError(f"{run.path}: a music run; use jazzlstm.generate for MIDI")
     return sample_texts(run, TextOptions(n=n, length=length, prime=prime, temperature=temperature, top_k=top_k,
                                          greedy=greedy, seed=seed))
+
+
+def generate_tunes(run: Run | str | Path, out: str | Path, n: int = 1, temperature: float = 1.0,
+                   top_k: int | None = None, seed: int = 0, tempo: float = 120.0, force: bool = False
+                   ) -> list[Path]:
+    """Sample ``n`` ABC tunes from an ABC run that music21 can parse and write each as MIDI
+    (``OUT.mid``, or ``OUT_1.mid`` ... with several) with its ABC text beside it (``.abc``).
+
+    Tunes that do not parse are sampled again, a bounded number of times (see
+    :func:`jazzlstm.textgen.render_tunes`); if too few parse, nothing is written and the
+    error says why.
+    """
+    from .textgen import TextOptions, render_tunes
+
+    run = run if isinstance(run, Run) else load_run(run)
+    if run.data_config.mode != "abc":
+        raise JazzLSTMError(f"{run.path}: not an ABC run (trained with --abc)")
+    written, _ = render_tunes(run, TextOptions(n=n, temperature=temperature, top_k=top_k, seed=seed), out,
+                              force=force, tempo=tempo)
+    return written

@@ -16,7 +16,7 @@ from jazzlstm.distribute import Hardware, choose, cluster_workers, is_chief, tas
 from jazzlstm.errors import JazzLSTMError
 
 from conftest import subprocess_env
-from samples import SAMPLES_DIR
+from samples import small_corpus
 
 
 @pytest.mark.parametrize("hardware, expected", [
@@ -122,10 +122,7 @@ def free_ports(count: int) -> list[int]:
 
 
 def test_two_workers_train_together_and_only_the_chief_writes(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in ("blues_in_f.mid", "ii_v_i_in_c.mid", "rhythm_changes_bb.mid"):
-        (corpus / name).write_bytes((SAMPLES_DIR / name).read_bytes())
+    corpus = small_corpus(tmp_path / "corpus")
     out = tmp_path / "run"
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     command = [sys.executable, "-m", "jazzlstm", "train", "--midi", str(corpus), "--out", str(out),

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import subprocess_env
-from samples import SAMPLES_DIR
+from samples import small_corpus
 
 EPOCHS = 20
 
@@ -50,10 +50,7 @@ def start_and_stop(command: list[str], work: Path, sig: int, at_least: int) -> s
 
 
 def test_interrupted_and_killed_training_resumes_to_the_uninterrupted_result(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in ("blues_in_f.mid", "ii_v_i_in_c.mid", "rhythm_changes_bb.mid"):
-        (corpus / name).write_bytes((SAMPLES_DIR / name).read_bytes())
+    corpus = small_corpus(tmp_path / "corpus")
     out = tmp_path / "run"
     work = tmp_path / ".run.training"
     command = train_command(corpus, out)
