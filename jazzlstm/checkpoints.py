@@ -3,8 +3,10 @@
 After every epoch the whole training state - model weights, optimizer state, the epoch
 reached, the history so far and the best epoch - is written to a new folder
 ``epoch-NNNN.tmp`` beside the previous backup, then renamed to ``epoch-NNNN`` (a rename is
-atomic), and only then are older backups deleted. A process killed at any moment (SIGKILL
-included) leaves at least one complete backup. Each backup records the SHA-256 of its
+atomic), and only then are backups older than the last :data:`KEEP` deleted. A process
+killed at any moment (SIGKILL included) leaves at least one complete backup. Two are kept
+so that the workers of a cluster, which back up independently, can always resume from an
+epoch they all have (see :func:`jazzlstm.multiworker.common_epoch`). Each backup records the SHA-256 of its
 weights file; a backup whose file does not match is reported as corrupt, never loaded.
 
 A training job also leaves a ``job.json`` fingerprint (settings, vocabulary and data), so
@@ -25,6 +27,8 @@ from .errors import JazzLSTMError
 from .fileio import write_json_atomic
 
 WEIGHTS_FILE, STATE_FILE, BEST_FILE = "state.weights.h5", "state.json", "best.keras"
+KEEP = 2
+"""Complete backups kept: the newest and the one before it."""
 _EPOCH_RE = re.compile(r"^epoch-(\d{4,})$")
 
 
@@ -75,6 +79,10 @@ class Backups:
                 found.append((int(match.group(1)), entry))
         return sorted(found)
 
+    def epochs(self) -> list[int]:
+        """The epochs of the complete backups, oldest first."""
+        return [epoch for epoch, _ in self._complete()]
+
     def latest_epoch(self) -> int:
         """Epochs completed by the newest backup (0 when there is none)."""
         backups = self._complete()
@@ -113,17 +121,24 @@ class Backups:
         _fsync_tree(temporary)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(temporary, final)
-        for epoch, older in self._complete():
-            if epoch < state.epoch:
-                shutil.rmtree(older, ignore_errors=True)
+        for _, older in self._complete()[:-KEEP]:
+            shutil.rmtree(older, ignore_errors=True)
         return final
 
-    def restore(self, model) -> TrainingState:
-        """Load the newest backup into ``model`` (built and compiled); a fresh state if none."""
-        backups = self._complete()
-        if not backups:
+    def restore(self, model, epoch: int | None = None) -> TrainingState:
+        """Load the newest backup (or that of ``epoch``; 0: none) into ``model`` (built and
+        compiled); a fresh state when there is none. Backups newer than the one loaded belong
+        to a discarded continuation and are deleted."""
+        backups = dict(self._complete())
+        if epoch is None:
+            epoch = max(backups, default=0)
+        if epoch and epoch not in backups:
+            raise CorruptCheckpointError(f"{self.folder}: no backup of epoch {epoch} to resume from")
+        for newer in [e for e in backups if e > epoch]:
+            shutil.rmtree(backups[newer], ignore_errors=True)
+        if not epoch:
             return TrainingState()
-        _, folder = backups[-1]
+        folder = backups[epoch]
         try:
             record = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
             expected = record["weights_sha256"]

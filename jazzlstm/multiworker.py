@@ -48,3 +48,22 @@ def _as_vectors(logs: dict) -> dict:
 def for_multi_worker(model: keras.Model) -> MultiWorkerModel:
     """``model``'s graph as a :class:`MultiWorkerModel` (call inside the strategy's scope)."""
     return MultiWorkerModel(model.inputs, model.outputs, name=model.name)
+
+
+def common_epoch(strategy, epochs_here: list[int], max_epoch: int) -> int:
+    """The newest epoch every worker of the cluster has a backup of (0: start afresh).
+
+    Workers back up independently at each epoch's end, so a cluster stopped all at once may
+    leave one worker an epoch ahead of another; resuming each from its own newest backup
+    would start them from different weights. Each worker marks the epochs it has in a vector
+    (epoch 0, a fresh start, always), the vectors are summed across all replicas, and the
+    newest epoch marked by every replica wins. Every worker computes the same answer.
+    """
+    import numpy as np
+
+    marks = np.zeros(max_epoch + 1, dtype=np.int32)
+    marks[0] = 1
+    marks[[e for e in epochs_here if 0 < e <= max_epoch]] = 1
+    counts = strategy.reduce("SUM", strategy.run(lambda: tf.constant(marks)), axis=None)
+    everywhere = np.flatnonzero(np.asarray(counts) == strategy.num_replicas_in_sync)
+    return int(everywhere.max())

@@ -93,6 +93,7 @@ def fit_model(train: Windows, val: Windows, model_config: ModelConfig, train_con
     from .dataset import is_distributed
     from .distribute import describe, is_multi_worker, resolve
     from .model import STEPS_PER_EXECUTION, JazzLSTM, compile_model
+    from .multiworker import common_epoch, for_multi_worker
 
     strategy, kind, hardware = resolve(train_config.strategy)  # first: multi-worker must be
     keras.utils.set_random_seed(train_config.seed)
@@ -109,16 +110,17 @@ def fit_model(train: Windows, val: Windows, model_config: ModelConfig, train_con
         jazz = JazzLSTM(model_config.n_values, model_config.n_a, model_config.tx, seed=train_config.seed,
                         dtype=dtype)
         model = jazz.stateful_model(batch) if stateful else jazz.training_model
-        if is_multi_worker(strategy):
-            from .multiworker import for_multi_worker
-
+        multi_worker = is_multi_worker(strategy)
+        if multi_worker:
             model = for_multi_worker(model)
         # Several steps per call break Keras 3 under a strategy of several replicas (keras
         # issue 19246: "You must feed a value for placeholder tensor"): one step per call there.
         steps_per_call = 1 if is_distributed(strategy) else STEPS_PER_EXECUTION
         compile_model(model, train_config.lr, train_config.clipnorm, steps_per_call, bits_name,
                       jit_compile=train_config.xla)
-        state = backups.restore(model)
+        # A cluster resumes from an epoch every worker has backed up (None: the newest).
+        resume_at = common_epoch(strategy, backups.epochs(), train_config.epochs) if multi_worker else None
+        state = backups.restore(model, resume_at)
     if state.epoch and verbose:
         print(f"jazzlstm: resuming after epoch {state.epoch} of {train_config.epochs} "
               f"(training state in {backups.folder})", file=sys.stderr)

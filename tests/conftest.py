@@ -1,7 +1,9 @@
 """Shared fixtures: an isolated cache for every test and a helper to run the real CLI."""
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +43,47 @@ def run_cli():
                               env=subprocess_env(), capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` TCP ports on 127.0.0.1 that were free a moment ago."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+class Cluster:
+    """``command`` run by ``size`` worker processes on 127.0.0.1, each with its TF_CONFIG.
+
+    Use as a context manager: processes still running on exit are killed.
+    """
+
+    def __init__(self, command: list[str], cwd: Path, size: int = 2):
+        workers = [f"127.0.0.1:{port}" for port in free_ports(size)]
+        self.processes = []
+        for index in range(size):
+            config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+            self.processes.append(subprocess.Popen(command, cwd=cwd, env=subprocess_env(TF_CONFIG=json.dumps(config)),
+                                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+
+    def __enter__(self) -> "Cluster":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.kill()
+
+    def wait(self, timeout: float = 300) -> list[tuple[int, str, str]]:
+        """(exit code, stdout, stderr) of every worker, once all have ended."""
+        outputs = [p.communicate(timeout=timeout) for p in self.processes]
+        return [(p.returncode, out, err) for p, (out, err) in zip(self.processes, outputs)]
+
+    def kill(self) -> None:
+        for p in self.processes:
+            if p.poll() is None:
+                p.kill()
+            p.communicate()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,7 +14,7 @@ import pytest
 from jazzlstm.distribute import Hardware, choose, cluster_workers, is_chief, task, tf_config
 from jazzlstm.errors import JazzLSTMError
 
-from conftest import subprocess_env
+from conftest import Cluster, subprocess_env
 from samples import small_corpus
 
 
@@ -110,39 +109,17 @@ def test_mirrored_on_two_logical_cpus_matches_one_device():
         np.testing.assert_allclose(b, a, atol=1e-5)
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def test_two_workers_train_together_and_only_the_chief_writes(tmp_path):
     corpus = small_corpus(tmp_path / "corpus")
     out = tmp_path / "run"
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     command = [sys.executable, "-m", "jazzlstm", "train", "--midi", str(corpus), "--out", str(out),
                "--strategy", "multi-worker", "--epochs", "2", "--n-a", "8", "--tx", "12", "--batch-size", "32",
                "--val-split", "0", "--quiet", "--no-cache"]
-    processes = []
-    try:
-        for index in range(2):
-            config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-            processes.append(subprocess.Popen(command, cwd=tmp_path, env=subprocess_env(TF_CONFIG=json.dumps(config)),
-                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-        outputs = [p.communicate(timeout=300) for p in processes]
-    finally:
-        for p in processes:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    for p, (stdout, stderr) in zip(processes, outputs):
-        assert p.returncode == 0, stderr[-3000:]
-    (chief_out, chief_err), (worker_out, _) = outputs
+    with Cluster(command, tmp_path) as cluster:
+        ended = cluster.wait()
+    for code, _, stderr in ended:
+        assert code == 0, stderr[-3000:]
+    (_, chief_out, chief_err), (_, worker_out, _) = ended
     assert "MultiWorkerMirroredStrategy, 2 replica(s)" in chief_err
     digests = [re.search(r"weights ([0-9a-f]{12})", text).group(1) for text in (chief_out, worker_out)]
     assert digests[0] == digests[1], "both workers end with the same weights"

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import subprocess_env
+from conftest import Cluster, subprocess_env
 from samples import small_corpus
 
 EPOCHS = 20
@@ -137,3 +139,49 @@ def test_a_half_written_backup_is_ignored(backed_up):
     _, backups = backed_up
     (backups.folder / "epoch-0002.tmp").mkdir()  # what a kill during the second backup leaves
     assert backups.latest_epoch() == 1
+
+
+def test_a_cluster_resumes_from_an_epoch_every_worker_backed_up(tmp_path):
+    corpus = small_corpus(tmp_path / "corpus")
+    epochs = 12
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-m", "jazzlstm", "train", "--midi", str(corpus), "--out", str(out),
+                "--strategy", "multi-worker", "--epochs", str(epochs), "--n-a", "8", "--tx", "12",
+                "--batch-size", "8", "--val-split", "0", "--quiet", "--no-cache"]
+
+    chief_work, worker_work = tmp_path / ".run.training", tmp_path / ".run.training-worker1"
+    with Cluster(command(tmp_path / "run"), tmp_path) as cluster:
+        deadline = time.monotonic() + 120
+        while (min(len(backup_epochs(chief_work)), len(backup_epochs(worker_work))) < 2
+               and all(p.poll() is None for p in cluster.processes) and time.monotonic() < deadline):
+            time.sleep(0.01)
+        assert all(p.poll() is None for p in cluster.processes), "training ended before it could be killed"
+        cluster.kill()  # SIGKILL, one worker after the other
+    # The chief died just before its last backup: the workers now hold different newest epochs.
+    newest = backup_epochs(chief_work)[-1]
+    shutil.rmtree(chief_work / "backups" / f"epoch-{newest:04d}")
+    common = max(set(backup_epochs(chief_work)) & set(backup_epochs(worker_work)) | {0})
+    assert backup_epochs(worker_work)[-1] > common, "the worker is ahead of the epoch they share"
+
+    with Cluster(command(tmp_path / "run"), tmp_path) as cluster:
+        resumed = cluster.wait()
+    with Cluster(command(tmp_path / "straight"), tmp_path) as cluster:
+        straight = cluster.wait()
+    for code, _, stderr in resumed + straight:
+        assert code == 0, stderr[-3000:]
+    for _, _, stderr in resumed:
+        assert (f"resuming after epoch {common} of {epochs}" in stderr) == (common > 0)
+    digests = {re.search(r"weights ([0-9a-f]{12})", out).group(1) for _, out, _ in resumed + straight}
+    assert len(digests) == 1, "both workers end with the weights of a cluster that was never stopped"
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    expected = json.loads((tmp_path / "straight" / "history.json").read_text())
+    assert len(history["loss"]) == epochs
+    np.testing.assert_allclose(history["loss"], expected["loss"], rtol=1e-6)
+
+
+def backup_epochs(work: Path) -> list[int]:
+    """The epochs of the complete backups in a work folder, oldest first."""
+    from jazzlstm.checkpoints import Backups
+
+    return Backups(work / "backups").epochs()
