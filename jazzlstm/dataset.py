@@ -163,9 +163,13 @@ def make_dataset(window_array: np.ndarray, batch_size: int, shuffle: bool, seed:
 
     def per_input_pipeline(context):
         per_replica = context.get_per_replica_batch_size(batch_size)
+        # An epoch is `steps` global batches: this pipeline's replicas take exactly that many
+        # batches each; what is left of its share (the dropped remainder) must not run on
+        # into the next epoch.
+        per_epoch = steps * (context.num_replicas_in_sync // context.num_input_pipelines)
         epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
-        batches = epochs.flat_map(lambda e: one_epoch(e, context.num_input_pipelines,
-                                                      context.input_pipeline_id, per_replica))
+        batches = epochs.flat_map(lambda e: one_epoch(e, context.num_input_pipelines, context.input_pipeline_id,
+                                                      per_replica).take(per_epoch))
         return batches.map(gather).prefetch(tf.data.AUTOTUNE)
 
     return Batches(strategy.distribute_datasets_from_function(per_input_pipeline), steps, True)

@@ -163,3 +163,37 @@ def test_summary_names_the_hardware_and_the_strategy(monkeypatch):
     monkeypatch.setattr(distribute, "detect", lambda: Hardware(gpus=4))
     monkeypatch.setattr(distribute, "configure_threads", lambda: None)
     assert distribute.summary() == "GPUs: 4, TPU: no -> training uses MirroredStrategy (4 GPUs)"
+
+
+EPOCH_BATCHES_SCRIPT = textwrap.dedent("""
+    import json
+    import numpy as np
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from jazzlstm.dataset import make_dataset
+
+    rows = np.arange(10)[:, None].repeat(3, 1).astype("int32")   # 10 windows: 2 batches of 4, 2 left over
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    distributed = make_dataset(rows, 4, True, 7, strategy=strategy)
+    single = make_dataset(rows, 4, True, 7, drop_remainder=True)
+    batches = iter(distributed.dataset)
+    out = {"distributed": [], "single": []}
+    for epoch in range(3):
+        out["distributed"].append([sorted(np.concatenate([v.numpy()[:, 0] for v in
+                                   strategy.experimental_local_results(next(batches)[0])]).tolist())
+                                   for _ in range(distributed.steps)])
+        single.epoch.assign(epoch)
+        out["single"].append([sorted(x.numpy()[:, 0].tolist()) for x, _ in single.dataset])
+    print(json.dumps(out))
+""")
+
+
+def test_replicas_see_each_epoch_in_the_batches_of_one_device():
+    result = subprocess.run([sys.executable, "-c", EPOCH_BATCHES_SCRIPT], env=subprocess_env(), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["distributed"] == out["single"]
+    assert out["single"][0] != out["single"][1], "each epoch is shuffled anew"
