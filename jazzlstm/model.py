@@ -525,6 +525,13 @@ def save_model(jazz: JazzLSTM, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix != ".keras":
         raise JazzLSTMError(f"{path}: model files must end in .keras")
+    if jazz.LSTM_cell.dtype_policy.name != "float32":
+        # Mixed precision is a way of training, not of the model: its variables are float32
+        # already, and generation (a float32 state loop) needs float32 layers.
+        plain = JazzLSTM(jazz.n_values, jazz.n_a, jazz.tx, implementation=jazz.implementation)
+        for target, source in zip(plain.weights, jazz.weights):
+            target.assign(source)
+        jazz = plain
     # A fresh, uncompiled wrapper on the same layers: stateless, and without the optimizer.
     model = build_training_model(jazz.LSTM_cell, jazz.densor, None, jazz.implementation)
     with atomic_path(path) as tmp:

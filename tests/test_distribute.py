@@ -197,3 +197,16 @@ def test_replicas_see_each_epoch_in_the_batches_of_one_device():
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["distributed"] == out["single"]
     assert out["single"][0] != out["single"][1], "each epoch is shuffled anew"
+
+
+def test_a_mixed_precision_run_generates(tmp_path):
+    import pretty_midi
+
+    import jazzlstm
+
+    run = jazzlstm.train(small_corpus(tmp_path / "corpus"), out=tmp_path / "run", epochs=1, n_a=8, tx=12,
+                         val_split=0, mixed_precision=True, cache=False, verbose=0)
+    assert run.train_config.mixed_precision
+    assert jazzlstm.load_run(tmp_path / "run").model.LSTM_cell.dtype_policy.name == "float32"
+    (written,) = jazzlstm.generate(tmp_path / "run", tmp_path / "solo.mid", bars=2, seed=0)
+    assert pretty_midi.PrettyMIDI(str(written)).instruments[0].notes
