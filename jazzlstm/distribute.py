@@ -37,7 +37,8 @@ def tf_config() -> dict:
         config = json.loads(raw)
     except ValueError as exc:
         raise JazzLSTMError(f"TF_CONFIG is not valid JSON ({exc})") from None
-    if not isinstance(config, dict) or "cluster" not in config or "task" not in config:
+    if not (isinstance(config, dict) and isinstance(config.get("cluster"), dict)
+            and isinstance(config.get("task"), dict)):
         raise JazzLSTMError('TF_CONFIG must have "cluster" and "task" (see README: training on clusters)')
     return config
 
@@ -47,14 +48,16 @@ def cluster_workers(config: dict) -> int:
     return sum(len(cluster.get(role, [])) for role in ("chief", "worker"))
 
 
-def tpu_attached() -> bool:
+def tpu_attached(dev: Path = Path("/dev")) -> bool:
     """A TPU is announced by Colab's or Cloud TPU's environment, or by TPU VM device files.
 
     Only these hints are checked: probing for a TPU without them would wait on a metadata
     server that does not exist off Google Cloud.
     """
+    # TPU VMs expose /dev/accel0, /dev/accel1, ...; Linux's accel drivers (NPUs) use a
+    # /dev/accel/ folder instead, which is no TPU.
     return bool(os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_NAME")
-                or any(Path("/dev").glob("accel*")))
+                or any(p.is_char_device() for p in dev.glob("accel[0-9]*")))
 
 
 def detect() -> Hardware:
@@ -66,18 +69,22 @@ def detect() -> Hardware:
                     tpu=tpu_attached(), workers=cluster_workers(tf_config()))
 
 
-def choose(name: str, hardware: Hardware) -> str:
-    """The strategy ``name`` resolves to on ``hardware`` (``auto`` decides; others are checked)."""
+def choose(name: str, hardware: Hardware, one_replica: bool = False) -> str:
+    """The strategy ``name`` resolves to on ``hardware`` (``auto`` decides; others are checked).
+
+    ``one_replica``: the model trains on one replica only (running text carries its state
+    row by row), so ``auto`` passes over TPUs and several GPUs for one GPU or the CPU.
+    """
     if name not in STRATEGIES:
         raise JazzLSTMError(f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
     if name == "auto":
-        if hardware.tpu:
+        if hardware.tpu and not one_replica:
             return "tpu"
         if hardware.workers > 1:
             return "multi-worker"
-        if hardware.gpus > 1:
+        if hardware.gpus > 1 and not one_replica:
             return "mirrored"
-        return "one-device" if hardware.gpus == 1 else "default"
+        return "one-device" if hardware.gpus >= 1 else "default"
     if name == "tpu" and not hardware.tpu:
         raise JazzLSTMError("--strategy tpu: no TPU found (on Colab: Runtime > Change runtime type > TPU)")
     if name == "multi-worker" and hardware.workers < 1:
@@ -101,9 +108,12 @@ def make_strategy(kind: str, hardware: Hardware):
     if kind == "multi-worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if kind == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, RuntimeError, tf.errors.OpError) as exc:
+            raise JazzLSTMError(f"cannot start the TPU ({exc}); use --strategy default to train on the CPU") from None
         return tf.distribute.TPUStrategy(resolver)
     raise JazzLSTMError(f"unknown strategy {kind!r}")
 
@@ -128,7 +138,7 @@ def configure_threads() -> None:
         pass
 
 
-def resolve(name: str = "auto"):
+def resolve(name: str = "auto", one_replica: bool = False):
     """(strategy, kind, hardware) for ``name`` on this machine.
 
     A multi-worker strategy is created before anything else touches TensorFlow's devices:
@@ -142,7 +152,7 @@ def resolve(name: str = "auto"):
         strategy = make_strategy("multi-worker", Hardware(workers=workers))
         return strategy, "multi-worker", detect()
     hardware = detect()
-    kind = choose(name, hardware)
+    kind = choose(name, hardware, one_replica)
     return make_strategy(kind, hardware), kind, hardware
 
 
@@ -152,7 +162,10 @@ def get_strategy(name: str = "auto"):
 
 
 def summary() -> str:
-    """One line: the accelerators TensorFlow sees here and the strategy ``auto`` picks."""
+    """One line: the accelerators TensorFlow sees here and the strategy ``auto`` picks.
+
+    Like training, it first sets TensorFlow's threads (see :func:`configure_threads`).
+    """
     configure_threads()
     hardware = detect()
     kind = choose("auto", hardware)
@@ -190,6 +203,10 @@ def is_multi_worker(strategy) -> bool:
 
 def describe(strategy) -> str:
     """'MirroredStrategy, 2 replica(s)' for the start-of-training line."""
-    name = "MultiWorkerMirroredStrategy" if is_multi_worker(strategy) else type(strategy).__name__
+    name = type(strategy).__name__
+    if is_multi_worker(strategy):
+        name = "MultiWorkerMirroredStrategy"
+    elif name == "_DefaultDistributionStrategy":
+        name = "DefaultStrategy"
     return f"{name}, {strategy.num_replicas_in_sync} replica(s)"
 

@@ -9,7 +9,6 @@ is a validation set) and ``history.json`` written. Music and text share all of i
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -95,7 +94,7 @@ def fit_model(train: Windows, val: Windows, model_config: ModelConfig, train_con
     from .model import STEPS_PER_EXECUTION, JazzLSTM, compile_model
     from .multiworker import common_epoch, for_multi_worker
 
-    strategy, kind, hardware = resolve(train_config.strategy)  # first: multi-worker must be
+    strategy, kind, hardware = resolve(train_config.strategy, one_replica=stateful)  # first: multi-worker must be
     keras.utils.set_random_seed(train_config.seed)
     if stateful and strategy.num_replicas_in_sync > 1:
         raise JazzLSTMError("running text (--stream, --abc) trains on one replica, because its LSTM state is "
@@ -250,9 +249,15 @@ def train_run(sequences: Sequence[Sequence[str]], out: str | Path, model_config_
     try:
         jazz, history = fit_model(train, val, model_config, train_config, backups, verbose,
                                   stateful=data_config.layout == "stream", bits_name=bits_name, keep_best=chief)
-    except KeyboardInterrupt:
-        raise TrainingInterrupted(f"interrupted after epoch {backups.latest_epoch()} of {train_config.epochs}; "
-                                  f"run the same command again to resume (state kept in {work})") from None
+    except BaseException as exc:
+        done = backups.latest_epoch()
+        if not done:  # nothing to resume: leave no folder that would refuse a corrected command
+            shutil.rmtree(work, ignore_errors=True)
+        if isinstance(exc, KeyboardInterrupt):
+            resume = (f"run the same command again to resume (state kept in {work})" if done
+                      else "nothing was kept")
+            raise TrainingInterrupted(f"interrupted after epoch {done} of {train_config.epochs}; {resume}") from None
+        raise
     history["final_weights"] = weights_digest(jazz)
     if not chief:
         shutil.rmtree(work, ignore_errors=True)
@@ -261,12 +266,14 @@ def train_run(sequences: Sequence[Sequence[str]], out: str | Path, model_config_
     best = backups.best_model()
     if best is None:
         raise JazzLSTMError(f"training produced no finite {history['monitor']} (nothing to keep); try a lower --lr")
-    os.replace(best, work / MODEL_FILE)
+    # Copied, not moved, and job.json removed last: a run killed while finishing is finished
+    # again by the same command.
+    shutil.copyfile(best, work / MODEL_FILE)
     jazz = load_model(work / MODEL_FILE, tx=model_config.tx)  # the best epoch, as saved
     run = Run(out, jazz, vocab, model_config, train_config, data_config, [list(p) for p in progressions], history)
+    write_metadata(work, run)
     shutil.rmtree(backups.folder)
     (work / JOB_FILE).unlink()
-    write_metadata(work, run)
     publish(work, out)
     return run
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jazzlstm.distribute import Hardware, choose, cluster_workers, is_chief, task, tf_config
+from jazzlstm.distribute import Hardware, choose, cluster_workers, is_chief, task, tf_config, tpu_attached
 from jazzlstm.errors import JazzLSTMError
 
 from conftest import Cluster, subprocess_env
@@ -28,6 +28,26 @@ from samples import small_corpus
 ])
 def test_auto_strategy_follows_the_hardware(hardware, expected):
     assert choose("auto", hardware) == expected
+
+
+@pytest.mark.parametrize("hardware, expected", [
+    (Hardware(gpus=0, tpu=True), "default"),
+    (Hardware(gpus=4), "one-device"),
+    (Hardware(gpus=1), "one-device"),
+    (Hardware(gpus=0, workers=2), "multi-worker"),  # a cluster was asked for: refused later, with the reason
+])
+def test_auto_gives_running_text_one_replica(hardware, expected):
+    assert choose("auto", hardware, one_replica=True) == expected
+
+
+def test_a_tpu_is_found_by_colab_or_tpu_vm_hints_not_by_an_npu_folder(tmp_path, monkeypatch):
+    for name in ("COLAB_TPU_ADDR", "TPU_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "accel").mkdir()  # Linux accel drivers (NPUs): /dev/accel/accel0
+    (tmp_path / "accel0").write_text("")  # a plain file, not a TPU VM's device node
+    assert not tpu_attached(tmp_path)
+    monkeypatch.setenv("COLAB_TPU_ADDR", "10.0.0.2:8470")
+    assert tpu_attached(tmp_path)
 
 
 def test_explicit_strategies_are_checked():
@@ -52,6 +72,9 @@ def test_tf_config_roles(monkeypatch):
     with_chief = {**cluster, "chief": ["localhost:3"]}
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": with_chief, "task": {"type": "worker", "index": 0}}))
     assert not is_chief() and cluster_workers(tf_config()) == 3
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": "worker"}))
+    with pytest.raises(JazzLSTMError, match='TF_CONFIG must have "cluster" and "task"'):
+        tf_config()
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(JazzLSTMError, match="TF_CONFIG is not valid JSON"):
         tf_config()
@@ -145,6 +168,7 @@ def test_running_text_refuses_several_replicas(tmp_path):
     assert result.returncode == 1
     assert "trains on one replica" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "r").exists()
+    assert not (tmp_path / ".r.training").exists(), "no work folder to refuse the corrected command"
 
 
 @pytest.mark.parametrize("env, expected", [({}, "1"), ({"TF_NUM_INTRAOP_THREADS": "2"}, "0")])

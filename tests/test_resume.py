@@ -84,6 +84,8 @@ def test_interrupted_and_killed_training_resumes_to_the_uninterrupted_result(tmp
     assert len(history["loss"]) == EPOCHS, "no epoch lost or repeated"
     np.testing.assert_allclose(history["loss"], expected["loss"], rtol=1e-6)
     assert history["best_epoch"] == expected["best_epoch"]
+    final = [re.search(r"final weights ([0-9a-f]{12})", run.stdout).group(1) for run in (resumed, straight)]
+    assert final[0] == final[1], "the very weights of a run never stopped"
 
 
 @pytest.fixture
