@@ -25,7 +25,7 @@ def train(midi: str | Path | Sequence[str | Path] | None = None, out: str | Path
     """
     from .resources import bundled_samples_dir
     from .runs import refuse_existing
-    from .train import train_run
+    from .training import train_run
 
     train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clipnorm=clipnorm,
                                val_split=val_split, stride=stride, seed=seed, strategy=strategy,
@@ -49,7 +49,7 @@ def generate(run: Run | str | Path | None, out: str | Path, bars: int = 8, chord
              greedy: bool = False, seed: int = 0, tempo: float = 120.0, primer: str | None = None,
              num_outputs: int = 1, force: bool = False) -> list[Path]:
     """Generate MIDI file(s) from a run (a Run, a run folder, or None for the pretrained run)."""
-    from .generate import MusicOptions, generate_music
+    from .musicgen import MusicOptions, generate_music
     from .resources import pretrained_run_dir
 
     if not isinstance(run, Run):
@@ -136,7 +136,7 @@ def train_abc(sources: Sequence[str | Path] | None = None, out: str | Path = "ja
 
 def _train_chars(sequences, specials, data_config, out, tx, n_a, train_config, force, verbose) -> Run:
     from .runs import refuse_existing
-    from .train import train_run
+    from .training import train_run
 
     refuse_existing(out, force)
     return train_run(sequences, out, {"n_a": n_a, "tx": tx}, train_config, data_config, force=force,

@@ -105,7 +105,7 @@ class Batches:
     ``steps``: batches per epoch, to pass to ``fit`` only when ``repeats`` (a distributed
     dataset, whose length Keras cannot know). ``epoch``: for a shuffled dataset that does
     not repeat, the variable the permutation is drawn from: set it at each epoch's start
-    (:class:`jazzlstm.train.ShuffleEpoch` does).
+    (:class:`jazzlstm.training.ShuffleEpoch` does).
     """
 
     dataset: object

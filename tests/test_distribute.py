@@ -102,7 +102,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from jazzlstm.checkpoints import Backups
     from jazzlstm.config import ModelConfig, TrainConfig
-    from jazzlstm.train import Windows, fit_model
+    from jazzlstm.training import Windows, fit_model
 
     rows = np.random.default_rng(0).integers(0, 12, size=(96, 9)).astype("int32")
     out = {}

@@ -94,7 +94,7 @@ def test_stream_state_carried_across_windows_equals_one_long_pass():
 
     from jazzlstm.dataset import make_dataset, stream_windows
     from jazzlstm.model import JazzLSTM, compile_model
-    from jazzlstm.train import ResetStates
+    from jazzlstm.training import ResetStates
 
     rng = np.random.default_rng(0)
     vocab, batch, tx = 7, 2, 5

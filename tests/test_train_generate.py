@@ -15,9 +15,9 @@ from jazzlstm.cli import main
 from jazzlstm.config import DataConfig, TrainConfig
 from jazzlstm.corpus import load_corpus
 from jazzlstm.errors import JazzLSTMError
-from jazzlstm.generate import MusicOptions, generate_music
+from jazzlstm.musicgen import MusicOptions, generate_music
 from jazzlstm.runs import load_run
-from jazzlstm.train import train_run
+from jazzlstm.training import train_run
 
 from samples import SAMPLES_DIR
 
