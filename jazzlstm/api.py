@@ -23,8 +23,8 @@ def train(midi: str | Path | Sequence[str | Path] | None = None, out: str | Path
     Pass ``corpus`` (from :func:`~jazzlstm.corpus.load_corpus`) to train on one already read;
     the reading options are then those it was read with.
     """
+    from .fileio import refuse_existing
     from .resources import bundled_samples_dir
-    from .runs import refuse_existing
     from .training import train_run
 
     train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clipnorm=clipnorm,
@@ -135,10 +135,10 @@ def train_abc(sources: Sequence[str | Path] | None = None, out: str | Path = "ja
 
 
 def _train_chars(sequences, specials, data_config, out, tx, n_a, train_config, force, verbose) -> Run:
-    from .runs import refuse_existing
+    from .fileio import refuse_existing
     from .training import train_run
 
-    refuse_existing(out, force)
+    refuse_existing(out, force)  # on every process of a cluster, as train() does
     return train_run(sequences, out, {"n_a": n_a, "tx": tx}, train_config, data_config, force=force,
                      verbose=verbose, specials=specials)
 

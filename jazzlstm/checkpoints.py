@@ -6,8 +6,9 @@ reached, the history so far and the best epoch - is written to a new folder
 atomic), and only then are backups older than the last :data:`KEEP` deleted. A process
 killed at any moment (SIGKILL included) leaves at least one complete backup. Two are kept
 so that the workers of a cluster, which back up independently, can always resume from an
-epoch they all have (see :func:`jazzlstm.multiworker.common_epoch`). Each backup records the SHA-256 of its
-weights file; a backup whose file does not match is reported as corrupt, never loaded.
+epoch they all have (see :func:`jazzlstm.multiworker.common_epoch`). Each backup records
+the SHA-256 of its weights file; a backup whose file does not match is reported as
+corrupt, never loaded.
 
 A training job also leaves a ``job.json`` fingerprint (settings, vocabulary and data), so
 that only the same command resumes the same job.

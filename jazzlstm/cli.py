@@ -258,7 +258,7 @@ def run_train(args: argparse.Namespace) -> int:
     from .api import train, train_abc, train_text
     from .resources import bundled_samples_dir
 
-    from .runs import refuse_existing
+    from .fileio import refuse_existing
 
     refuse_existing(args.out, args.force)  # before any data is read
     if args.layout and args.text is None:

@@ -156,11 +156,6 @@ def resolve(name: str = "auto", one_replica: bool = False):
     return make_strategy(kind, hardware), kind, hardware
 
 
-def get_strategy(name: str = "auto"):
-    """The strategy for ``name`` on this machine."""
-    return resolve(name)[0]
-
-
 def summary() -> str:
     """One line: the accelerators TensorFlow sees here and the strategy ``auto`` picks.
 

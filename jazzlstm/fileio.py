@@ -11,11 +11,16 @@ from typing import Any, Iterator
 from .errors import JazzLSTMError, OutputExistsError
 
 
+def refuse_existing(target: str | Path, force: bool) -> None:
+    """Nothing the user made is overwritten without ``force`` (files and run folders alike)."""
+    if Path(target).exists() and not force:
+        raise OutputExistsError(f"{target}: already exists (use --force to overwrite)")
+
+
 def check_writable(path: str | Path, force: bool) -> Path:
     """Refuse to overwrite without ``force`` and fail early if the folder cannot be written."""
     path = Path(path)
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists (use --force to overwrite)")
+    refuse_existing(path, force)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise JazzLSTMError(f"{path}: folder {folder} does not exist")

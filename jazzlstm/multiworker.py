@@ -16,6 +16,7 @@ axis 0 over all replicas is the global mean Keras reports on one machine.
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -59,8 +60,6 @@ def common_epoch(strategy, epochs_here: list[int], max_epoch: int) -> int:
     (epoch 0, a fresh start, always), the vectors are summed across all replicas, and the
     newest epoch marked by every replica wins. Every worker computes the same answer.
     """
-    import numpy as np
-
     marks = np.zeros(max_epoch + 1, dtype=np.int32)
     marks[0] = 1
     marks[[e for e in epochs_here if 0 < e <= max_epoch]] = 1

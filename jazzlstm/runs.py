@@ -17,8 +17,8 @@ from typing import Any
 
 from ._version import __version__
 from .config import DataConfig, ModelConfig, TrainConfig, from_dict, to_dict
-from .errors import JazzLSTMError, OutputExistsError
-from .fileio import current_umask, write_json_atomic
+from .errors import JazzLSTMError
+from .fileio import current_umask, refuse_existing, write_json_atomic
 from .score import Chord
 from .vocab import Vocabulary
 
@@ -41,12 +41,6 @@ class Run:
     progressions: list[list[Chord]] = field(default_factory=list)
     history: dict = field(default_factory=dict)
     version: str = __version__
-
-
-def refuse_existing(target: str | Path, force: bool) -> None:
-    """Nothing the user made is overwritten without ``force``."""
-    if Path(target).exists() and not force:
-        raise OutputExistsError(f"{target}: already exists (use --force to overwrite)")
 
 
 def staging_dir(target: Path, force: bool) -> Path:

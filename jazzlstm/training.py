@@ -21,8 +21,8 @@ import numpy as np
 from .checkpoints import Backups, TrainingState, fingerprint
 from .config import DataConfig, ModelConfig, TrainConfig, to_dict
 from .errors import JazzLSTMError
-from .fileio import write_json_atomic
-from .runs import MODEL_FILE, Run, publish, refuse_existing, write_metadata
+from .fileio import refuse_existing, write_json_atomic
+from .runs import MODEL_FILE, Run, publish, write_metadata
 from .score import Chord
 from .vocab import Vocabulary
 
