@@ -34,6 +34,15 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def run_python_json(script: str, *args: str, timeout: float = 300, **env: str) -> dict:
+    """Run ``python -c script ARGS`` with the repo importable and ``env`` added; check that it
+    succeeded and return the JSON object it printed last."""
+    result = subprocess.run([sys.executable, "-c", script, *args], env=subprocess_env(**env), capture_output=True,
+                            text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 @pytest.fixture
 def run_cli():
     """Run ``python -m jazzlstm ARGS`` in a subprocess; returns the CompletedProcess."""

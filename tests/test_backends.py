@@ -3,14 +3,11 @@ a GPU where TensorFlow is not installed) and computes the same function there.""
 from __future__ import annotations
 
 import importlib.util
-import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import subprocess_env
+from conftest import run_python_json
 
 OTHER_BACKEND = """
 import json, sys
@@ -37,11 +34,8 @@ def test_the_training_model_computes_the_same_on_jax_without_tensorflow(tmp_path
     expected = np.asarray(jazz.training_model(ids))
     np.savez(tmp_path / "weights.npz", **{f"w{i}": w for i, w in enumerate(jazz.training_model.get_weights())})
     np.save(tmp_path / "ids.npy", ids)
-    result = subprocess.run([sys.executable, "-c", OTHER_BACKEND, str(tmp_path / "weights.npz"),
-                             str(tmp_path / "ids.npy")], env=subprocess_env(KERAS_BACKEND="jax"),
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_python_json(OTHER_BACKEND, str(tmp_path / "weights.npz"), str(tmp_path / "ids.npy"),
+                             KERAS_BACKEND="jax")
     assert not report["tensorflow_imported"]
     for implementation, out in report["out"].items():
         np.testing.assert_allclose(np.array(out), expected, atol=1e-5, err_msg=implementation)

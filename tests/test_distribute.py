@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from jazzlstm.distribute import Hardware, choose, cluster_workers, is_chief, task, tf_config, tpu_attached
 from jazzlstm.errors import JazzLSTMError
 
-from conftest import Cluster, subprocess_env
+from conftest import Cluster, run_python_json, subprocess_env
 from samples import small_corpus
 
 
@@ -93,13 +91,18 @@ def test_lstm_cell_is_eligible_for_the_cudnn_kernel():
     assert lstm.cell.recurrent_dropout == 0 and lstm.cell.dropout == 0
 
 
-MIRRORED_SCRIPT = textwrap.dedent("""
-    import json, sys, tempfile
-    import numpy as np
+TWO_LOGICAL_CPUS = textwrap.dedent("""
     import tensorflow as tf
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+""")
+"""Start of a script that runs replicas on two logical CPUs (before TensorFlow's runtime starts)."""
+
+MIRRORED_SCRIPT = TWO_LOGICAL_CPUS + textwrap.dedent("""
+    import json, tempfile
+    import numpy as np
+
     from jazzlstm.checkpoints import Backups
     from jazzlstm.config import ModelConfig, TrainConfig
     from jazzlstm.training import Windows, fit_model
@@ -120,10 +123,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 def test_mirrored_on_two_logical_cpus_matches_one_device():
     import numpy as np
 
-    result = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT], env=subprocess_env(), capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = run_python_json(MIRRORED_SCRIPT)
     single, mirrored = out["default"], out["mirrored"]
     assert len(single["loss"]) == 3
     np.testing.assert_allclose(mirrored["loss"], single["loss"], atol=1e-5)
@@ -154,10 +154,7 @@ def test_two_workers_train_together_and_only_the_chief_writes(tmp_path):
 
 
 def test_running_text_refuses_several_replicas(tmp_path):
-    script = textwrap.dedent(f"""
-        import tensorflow as tf
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    script = TWO_LOGICAL_CPUS + textwrap.dedent(f"""
         from jazzlstm.cli import main
         raise SystemExit(main(["train", "--text", {str(tmp_path / 't.txt')!r}, "--strategy", "mirrored",
                                "--out", {str(tmp_path / 'r')!r}, "--epochs", "1"]))
@@ -189,13 +186,10 @@ def test_summary_names_the_hardware_and_the_strategy(monkeypatch):
     assert distribute.summary() == "GPUs: 4, TPU: no -> training uses MirroredStrategy (4 GPUs)"
 
 
-EPOCH_BATCHES_SCRIPT = textwrap.dedent("""
+EPOCH_BATCHES_SCRIPT = TWO_LOGICAL_CPUS + textwrap.dedent("""
     import json
     import numpy as np
-    import tensorflow as tf
 
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from jazzlstm.dataset import make_dataset
 
     rows = np.arange(10)[:, None].repeat(3, 1).astype("int32")   # 10 windows: 2 batches of 4, 2 left over
@@ -215,10 +209,7 @@ EPOCH_BATCHES_SCRIPT = textwrap.dedent("""
 
 
 def test_replicas_see_each_epoch_in_the_batches_of_one_device():
-    result = subprocess.run([sys.executable, "-c", EPOCH_BATCHES_SCRIPT], env=subprocess_env(), capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = run_python_json(EPOCH_BATCHES_SCRIPT)
     assert out["distributed"] == out["single"]
     assert out["single"][0] != out["single"][1], "each epoch is shuffled anew"
 
