@@ -140,15 +140,12 @@ def make_dataset(window_array: np.ndarray, batch_size: int, shuffle: bool, seed:
     x, y = window_array[:, :-1], window_array[:, 1:]
     columns = [tf.constant(x), tf.constant(y)] + ([] if weights is None else [tf.constant(weights)])
 
-    def one_epoch(epoch, share: int = 1, index: int = 0, per_batch: int = batch_size):
+    def permutation(epoch):
         order = tf.range(n, dtype=tf.int64)
         if shuffle and n > 1:
             key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
             order = tf.random.experimental.index_shuffle(order, key, n - 1)
-        rows = tf.data.Dataset.from_tensor_slices(order)
-        if share > 1:
-            rows = rows.shard(share, index)
-        return rows.batch(per_batch, drop_remainder=drop)
+        return order
 
     def gather(rows):
         return tuple(tf.gather(column, rows) for column in columns)
@@ -156,23 +153,60 @@ def make_dataset(window_array: np.ndarray, batch_size: int, shuffle: bool, seed:
     if not distributed:
         epoch = tf.Variable(first_epoch, dtype=tf.int64, trainable=False) if shuffle else None
         # The epoch variable is read when an iterator starts, i.e. once per epoch.
-        start = tf.data.Dataset.range(1).flat_map(lambda _: one_epoch(epoch.read_value() if shuffle else 0))
+        start = tf.data.Dataset.range(1).flat_map(
+            lambda _: batch_rows(permutation(epoch.read_value() if shuffle else 0), batch_size, drop))
         # flat_map hides the length: state it, for Keras's progress bar and epoch end.
         batches = start.map(gather).apply(tf.data.experimental.assert_cardinality(steps))
-        return Batches(batches.prefetch(tf.data.AUTOTUNE), steps, False, epoch)
+        return Batches(_fixed_pipeline(batches), steps, False, epoch)
 
     def per_input_pipeline(context):
         per_replica = context.get_per_replica_batch_size(batch_size)
+        pipelines, index = context.num_input_pipelines, context.input_pipeline_id
         # An epoch is `steps` global batches: this pipeline's replicas take exactly that many
-        # batches each; what is left of its share (the dropped remainder) must not run on
-        # into the next epoch.
-        per_epoch = steps * (context.num_replicas_in_sync // context.num_input_pipelines)
+        # batches each, from its share of the permutation (windows index, index + pipelines,
+        # ...); what is left of the share (the dropped remainder) must not run on into the
+        # next epoch.
+        per_epoch = steps * (context.num_replicas_in_sync // pipelines)
         epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
-        batches = epochs.flat_map(lambda e: one_epoch(e, context.num_input_pipelines, context.input_pipeline_id,
-                                                      per_replica).take(per_epoch))
-        return batches.map(gather).prefetch(tf.data.AUTOTUNE)
+
+        def share(epoch):
+            return batch_rows(permutation(epoch)[index::pipelines][:per_epoch * per_replica], per_replica, True)
+
+        return _fixed_pipeline(epochs.flat_map(share).map(gather))
 
     return Batches(strategy.distribute_datasets_from_function(per_input_pipeline), steps, True)
+
+
+def batch_rows(order, batch_size: int, drop_remainder: bool):
+    """A dataset of index batches from a 1-D tensor of row indices of static length.
+
+    One reshape, so each batch is one dataset element (batching element by element costs
+    tf.data a step per window); a last, smaller batch unless ``drop_remainder``.
+    """
+    import tensorflow as tf
+
+    n = int(order.shape[0])
+    full = n // batch_size
+    batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:full * batch_size], [full, batch_size]))
+    if n % batch_size and not drop_remainder:
+        batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size:]))
+    return batches
+
+
+def _fixed_pipeline(batches):
+    """Prefetch one batch, with tf.data's autotuning off.
+
+    A batch is two or three gathers, so there is nothing to tune; the autotuner's thread,
+    though, made the teardown of each epoch's iterator stall ~150 ms in about half the epochs
+    (measured on 2 cores: epochs of 128 batches took 0.45 s or 0.62 s at random; 0.45 s
+    every time without it). ``benchmarks/bench_train.py``
+    trains through this pipeline.
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return batches.prefetch(1).with_options(options)
 
 
 def is_distributed(strategy) -> bool:
