@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from jazzlstm import generation, grammar
+from jazzlstm import generation
 from jazzlstm.errors import BadChordError
-from jazzlstm.score import Chord, Note
+from jazzlstm.score import Note
 
 
 def test_progression_from_names_is_one_chord_per_bar():

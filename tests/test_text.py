@@ -11,7 +11,7 @@ import pretty_midi
 import pytest
 
 from jazzlstm import abc, text
-from jazzlstm.api import generate_text, train_abc, train_text
+from jazzlstm.api import generate_text, train_text
 from jazzlstm.cli import main
 from jazzlstm.errors import InputFileError, JazzLSTMError
 from jazzlstm.runs import load_run
