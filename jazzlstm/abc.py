@@ -129,14 +129,17 @@ def load_tunes(sources: Iterable[str | Path] | None = None) -> tuple[list[str], 
 def tune_to_score(tune: str, name: str = "generated tune") -> Score:
     """Parse one ABC tune with music21 into a Score (melody, chord symbols or inferred chords).
 
-    Raises :class:`InputFileError` naming ``name`` when music21 cannot parse it or it has no
-    notes.
+    Raises :class:`InputFileError` naming ``name`` when it is not an ABC tune (ABC 2.1: a
+    header that ends with a ``K:`` field), music21 cannot parse it, or it has no notes. A
+    missing ``L:`` gets the standard's default (see :func:`with_default_unit_length`).
     """
     from music21 import converter
 
     from .musicxml_io import score_from_music21
 
-    text = tune if tune.lstrip().startswith("X:") else f"X:1\n{tune}"
+    if not any(line.startswith("K:") for line in tune.split("\n")):
+        raise InputFileError(name, "not an ABC tune: no K: field (a tune's header ends with its key)")
+    text = with_default_unit_length(tune if tune.lstrip().startswith("X:") else f"X:1\n{tune}")
     try:
         parsed = converter.parse(text, format="abc")
     except Exception as exc:  # music21's ABC parser raises many types
@@ -148,3 +151,31 @@ def tune_to_score(tune: str, name: str = "generated tune") -> Score:
         raise
     except Exception as exc:  # odd structures music21 accepted but cannot flatten
         raise InputFileError(name, f"not usable as music ({exc.__class__.__name__}: {str(exc)[:120]})") from None
+
+
+def with_default_unit_length(tune: str) -> str:
+    """``tune`` with an ``L:`` line after ``X:`` when its header has none.
+
+    ABC 2.1 (section 3.1.7) defines the unit note length a tune without ``L:`` gets: 1/16
+    when the meter is below 3/4, else 1/8 (also with no ``M:`` or ``M:none``). music21's
+    parser refuses such tunes instead, and generated tunes do leave ``L:`` out.
+    """
+    lines = tune.split("\n")
+    header_end = next((i for i, line in enumerate(lines) if line.startswith("K:")), len(lines))
+    fields = {m.group(1): m.group(2).strip() for line in lines[:header_end] if (m := _FIELD_RE.match(line))}
+    if "L" in fields:
+        return tune
+    unit = "1/16" if _meter_value(fields.get("M", "")) < 0.75 else "1/8"
+    at = 1 if lines and lines[0].startswith("X:") else 0
+    return "\n".join([*lines[:at], f"L:{unit}", *lines[at:]])
+
+
+def _meter_value(meter: str) -> float:
+    """M:6/8 -> 0.75; C -> 1.0; C| -> 1.0; none or unreadable -> 1.0 (the 1/8 default)."""
+    if meter in ("C", "C|"):
+        return 1.0
+    match = re.fullmatch(r"\(?([\d+]+)\)?\s*/\s*(\d+)", meter)
+    if not match:
+        return 1.0
+    numerator = sum(int(n) for n in match.group(1).split("+") if n)
+    return numerator / int(match.group(2)) if int(match.group(2)) else 1.0

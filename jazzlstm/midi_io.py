@@ -20,7 +20,7 @@ import numpy as np
 import pretty_midi
 
 from .analysis import Track, build_score
-from .errors import InputFileError
+from .errors import InputFileError, JazzLSTMError
 from .fileio import atomic_path, check_writable
 from .harmony import voicing
 from .score import STEPS_PER_BEAT, Note, Score, TimeSignature, quantize
@@ -141,8 +141,24 @@ def score_to_midi(score: Score, tempo: float | None = None, melody_program: int 
     return pm
 
 
+def meter_problem(score: Score) -> str | None:
+    """Why MIDI cannot store one of the score's meters, or None.
+
+    A MIDI time signature keeps its denominator as a power of 2 (and its numerator in a
+    byte); an ABC tune can say ``M:3/5``.
+    """
+    for sig in score.time_signatures:
+        d = sig.denominator
+        if not (1 <= sig.numerator <= 255 and d >= 1 and d & (d - 1) == 0):
+            return f"meter {sig.numerator}/{d} cannot be stored in MIDI (it needs a power-of-2 denominator)"
+    return None
+
+
 def write_midi(score: Score, path: str | Path, tempo: float | None = None, force: bool = False, **render) -> Path:
     """Write ``score`` as MIDI atomically; refuses to overwrite an existing file without ``force``."""
+    problem = meter_problem(score)
+    if problem:
+        raise JazzLSTMError(f"{path}: {problem}")
     path = check_writable(path, force)
     pm = score_to_midi(score, tempo, **render)
     with atomic_path(path) as tmp:

@@ -86,7 +86,7 @@ def render_tunes(run: Run, options: TextOptions, out: str | Path, force: bool = 
     than ``n`` parse by then, nothing is written and the error says why.
     """
     from .abc import tune_to_score
-    from .midi_io import write_midi
+    from .midi_io import meter_problem, write_midi
 
     targets = numbered_paths(out, options.n, default_suffix=".mid")
     for target in targets:
@@ -108,6 +108,10 @@ def render_tunes(run: Run, options: TextOptions, out: str | Path, force: bool = 
                 continue
             if not score.melody:
                 rejected.append("no notes")
+                continue
+            problem = meter_problem(score)
+            if problem:
+                rejected.append(problem)
                 continue
             accepted.append((tune, score))
         if len(accepted) == options.n:

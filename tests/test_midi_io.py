@@ -133,3 +133,17 @@ def test_grammar_tokens_to_midi_file(tmp_path):
     decoded = grammar.decode_score(grammar.encode(source), source.chords, rng=1, tempo=100)
     path = write_midi(decoded, tmp_path / "decoded.mid")
     assert len(pretty_midi.PrettyMIDI(str(path)).instruments[0].notes) == len(source.melody)
+
+
+def test_a_meter_midi_cannot_store_is_one_clear_error(tmp_path):
+    from jazzlstm.errors import JazzLSTMError
+    from jazzlstm.midi_io import meter_problem
+    from jazzlstm.score import TimeSignature
+
+    notes = tuple(Note(float(i), 1.0, 60 + i, 90) for i in range(8))
+    assert meter_problem(Score(notes, (), (TimeSignature(0.0, 6, 8),))) is None
+    odd = Score(notes, (), (TimeSignature(0.0, 3, 5),))
+    assert "3/5" in meter_problem(odd)
+    with pytest.raises(JazzLSTMError, match="out.mid: meter 3/5 cannot be stored in MIDI"):
+        write_midi(odd, tmp_path / "out.mid")
+    assert not (tmp_path / "out.mid").exists()

@@ -195,3 +195,17 @@ def test_tune_to_score_reads_chord_symbols():
     assert len(score.melody) == 9
     with pytest.raises(InputFileError, match="generated tune"):
         abc.tune_to_score("K:G\n", "generated tune")
+    with pytest.raises(InputFileError, match="no K: field"):
+        abc.tune_to_score("M:4/4\nL:1/4\nG A B c|d e f g|g4|]", "generated tune")
+
+
+def test_a_tune_without_unit_length_gets_the_abc_default():
+    """ABC 2.1: no L: means 1/16 below a 3/4 meter, else 1/8 (music21 alone refuses such tunes)."""
+    body = "K:G\nG A B c|d e f g|a b c' d'|]"
+    assert abc.with_default_unit_length(f"X:1\nM:2/4\n{body}") == f"X:1\nL:1/16\nM:2/4\n{body}"
+    assert abc.with_default_unit_length(f"M:6/8\n{body}") == f"L:1/8\nM:6/8\n{body}"
+    assert abc.with_default_unit_length(f"L:1/4\n{body}") == f"L:1/4\n{body}"
+    eighths = abc.tune_to_score(f"M:4/4\n{body}")
+    quarters = abc.tune_to_score(f"M:4/4\nL:1/4\n{body}")
+    assert len(eighths.melody) == len(quarters.melody) == 12
+    assert eighths.melody[1].start * 2 == quarters.melody[1].start
