@@ -63,26 +63,42 @@ def test_fast_path_matches_unrolled_djmodel():
     np.testing.assert_allclose(fast.sum(-1), 1.0, atol=1e-5)
 
 
-def test_fused_and_loop_implementations_agree_with_gradients():
+def test_unrolled_fused_and_loop_implementations_agree_with_gradients():
     jazz = make_jazz(seed=4)
-    fused = build_training_model(jazz.LSTM_cell, jazz.densor, implementation="fused")
-    loop = build_training_model(jazz.LSTM_cell, jazz.densor, implementation="loop")
     ids = random_ids(seed=1)
     targets = np.roll(ids, -1, axis=1)
 
-    def loss_and_grads(model):
+    def loss_and_grads(implementation):
+        model = build_training_model(jazz.LSTM_cell, jazz.densor, implementation=implementation)
         with tf.GradientTape() as tape:
             probs = model(ids, training=True)
             loss = keras.losses.sparse_categorical_crossentropy(targets, probs)
         return probs, tape.gradient(loss, jazz.weights)
 
-    probs_f, grads_f = loss_and_grads(fused)
-    probs_l, grads_l = loss_and_grads(loop)
-    np.testing.assert_allclose(probs_f, probs_l, atol=1e-6)
-    for g_f, g_l in zip(grads_f, grads_l):
-        np.testing.assert_allclose(g_f, g_l, atol=1e-5)
+    probs_u, grads_u = loss_and_grads("unrolled")
+    for implementation in ("fused", "loop"):
+        probs, grads = loss_and_grads(implementation)
+        np.testing.assert_allclose(probs, probs_u, atol=1e-6)
+        for g, g_u in zip(grads, grads_u):
+            np.testing.assert_allclose(tf.convert_to_tensor(g), g_u, atol=1e-5)
+    # The unrolled path's input kernel gets a dense gradient (not IndexedSlices, which the
+    # optimizer would densify again on every step).
+    assert isinstance(grads_u[0], tf.Tensor) and grads_u[0].shape == jazz.LSTM_cell.cell.kernel.shape
     with pytest.raises(ValueError):
         SequenceLSTM(jazz.LSTM_cell, implementation="cudnn")
+
+
+def test_take_rows_sums_the_gradient_of_repeated_ids():
+    from jazzlstm.model import take_rows
+
+    table = tf.Variable(np.arange(12, dtype="float32").reshape(4, 3))
+    ids = tf.constant([[0, 2], [2, 2]])
+    with tf.GradientTape() as tape:
+        rows = take_rows(table, ids)
+        loss = tf.reduce_sum(rows * tf.constant([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(rows.numpy(), table.numpy()[ids.numpy()])
+    np.testing.assert_array_equal(tape.gradient(loss, table).numpy(),
+                                  [[1, 2, 3], [0, 0, 0], [3, 6, 9], [0, 0, 0]])
 
 
 def greedy_by_hand(jazz: JazzLSTM, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -129,6 +145,28 @@ def test_training_the_fast_path_moves_the_classic_graphs():
     fast = step_probabilities(jazz, np.array([[start, *chain[:-1]]]), "fast")[0]
     np.testing.assert_allclose(fast, np.stack(out, axis=1)[0], atol=1e-5)
     np.testing.assert_array_equal(fast.argmax(-1), chain)
+
+
+def test_fast_path_and_djmodel_take_the_same_clipped_adam_steps():
+    """With clipping on every step, both graphs' clipped gradients are the same (the fast loss is
+    djmodel's divided by Tx), so their weights must stay equal: this holds only if the fast
+    path's input kernel gets its true, dense gradient norm (a gather's IndexedSlices gave the
+    norm of the unsummed rows)."""
+    from jazzlstm.model import compile_model
+
+    fast_jazz, dj_jazz = make_jazz(seed=6), make_jazz(seed=7)
+    for target, source in zip(dj_jazz.weights, fast_jazz.weights):
+        target.assign(source)
+    fast = compile_model(fast_jazz.training_model, learning_rate=0.01, clipnorm=1e-4, steps_per_execution=1)
+    dj = compile_model(dj_jazz.djmodel(), learning_rate=0.01, clipnorm=1e-4, steps_per_execution=1)
+    ids = np.random.default_rng(3).integers(0, 3, size=(32, TX + 1)).astype("int32")  # ids repeat a lot
+    x, y = ids[:, :-1], ids[:, 1:]
+    for step in range(3):
+        rows = slice(8 * step, 8 * step + 8)
+        fast.train_on_batch(x[rows], y[rows])
+        dj.train_on_batch(unrolled_inputs(x[rows], V, N_A), unrolled_targets(y[rows], V))
+    for fast_weight, dj_weight in zip(fast_jazz.weights, dj_jazz.weights):
+        np.testing.assert_allclose(fast_weight.numpy(), dj_weight.numpy(), atol=2e-6)
 
 
 def test_djmodel_trains_on_one_hot_targets():

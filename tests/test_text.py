@@ -167,8 +167,8 @@ def abc_folder(tmp_path_factory) -> Path:
 
 def test_abc_training_generates_tunes_that_parse_and_play(abc_folder, tmp_path, capsys):
     run_dir = tmp_path / "abc-run"
-    assert main(["train", "--abc", str(abc_folder), "--out", str(run_dir), "--epochs", "8", "--n-a", "48",
-                 "--batch-size", "4", "--tx", "32", "--lr", "0.02", "--quiet"]) == 0
+    assert main(["train", "--abc", str(abc_folder), "--out", str(run_dir), "--epochs", "10", "--n-a", "64",
+                 "--batch-size", "4", "--tx", "32", "--lr", "0.03", "--quiet"]) == 0
     err = capsys.readouterr().err
     assert "12 tunes" in err and "notes.abc: no X: tune header" in err
     run = load_run(run_dir)
