@@ -199,8 +199,7 @@ def _fixed_pipeline(batches):
     A batch is two or three gathers, so there is nothing to tune; the autotuner's thread,
     though, made the teardown of each epoch's iterator stall ~150 ms in about half the epochs
     (measured on 2 cores: epochs of 128 batches took 0.45 s or 0.62 s at random; 0.45 s
-    every time without it). ``benchmarks/bench_train.py``
-    trains through this pipeline.
+    every time without it). ``benchmarks/bench_train.py`` trains through this pipeline.
     """
     import tensorflow as tf
 
