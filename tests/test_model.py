@@ -88,17 +88,22 @@ def test_unrolled_fused_and_loop_implementations_agree_with_gradients():
         SequenceLSTM(jazz.LSTM_cell, implementation="cudnn")
 
 
-def test_take_rows_sums_the_gradient_of_repeated_ids():
+@pytest.mark.parametrize("ids, expected", [
+    # the largest id is not the last row: the per-id sums are padded with zero rows
+    ([[0, 2], [2, 2]], [[1, 2, 3], [0, 0, 0], [3, 6, 9], [0, 0, 0]]),
+    # unsorted ids reaching the last row
+    ([[3, 1], [0, 3]], [[1, 2, 3], [1, 2, 3], [0, 0, 0], [2, 4, 6]]),
+])
+def test_take_rows_sums_the_gradient_of_repeated_ids(ids, expected):
     from jazzlstm.model import take_rows
 
     table = tf.Variable(np.arange(12, dtype="float32").reshape(4, 3))
-    ids = tf.constant([[0, 2], [2, 2]])
+    ids = tf.constant(ids)
     with tf.GradientTape() as tape:
         rows = take_rows(table, ids)
         loss = tf.reduce_sum(rows * tf.constant([1.0, 2.0, 3.0]))
     np.testing.assert_array_equal(rows.numpy(), table.numpy()[ids.numpy()])
-    np.testing.assert_array_equal(tape.gradient(loss, table).numpy(),
-                                  [[1, 2, 3], [0, 0, 0], [3, 6, 9], [0, 0, 0]])
+    np.testing.assert_array_equal(tape.gradient(loss, table).numpy(), expected)
 
 
 def greedy_by_hand(jazz: JazzLSTM, steps: int) -> tuple[np.ndarray, np.ndarray]:
