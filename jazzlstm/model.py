@@ -348,19 +348,17 @@ def compile_model(model: keras.Model, learning_rate: float = 0.01, clipnorm: flo
                   jit_compile: bool = False) -> keras.Model:
     """Compile with Adam(learning_rate, clipnorm) and accuracy; the loss fits the graph.
 
-    The fast model (one 3-D output) gets sparse categorical crossentropy on integer targets,
-    perplexity and bits per token (``bits_name``: ``bits_per_char`` for text); temporal
-    sample weights (padding) apply to the loss and every metric. :func:`djmodel` (a list of
-    Tx outputs) gets categorical crossentropy on one-hot targets.
+    The fast model (one 3-D output) gets sparse crossentropy on integer targets (see
+    :func:`jazzlstm.metrics.token_crossentropy`), perplexity and bits per token
+    (``bits_name``: ``bits_per_char`` for text); temporal sample weights (padding) apply to
+    the loss and every metric. :func:`djmodel` (a list of Tx outputs) gets categorical
+    crossentropy on one-hot targets.
     """
-    from .metrics import BitsPerToken, Perplexity
+    from .metrics import BitsPerToken, Perplexity, TokenCrossentropy
 
     n_outputs = len(model.outputs)
     sparse = n_outputs == 1 and len(model.outputs[0].shape) == 3
-    # With padding weighted 0, the loss must be a mean over the weighted tokens, not over
-    # all positions (which would shrink it by the share of padding).
-    loss = (keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")
-            if sparse else "categorical_crossentropy")
+    loss = TokenCrossentropy() if sparse else "categorical_crossentropy"
     if sparse:
         metrics, weighted = [], ["accuracy", Perplexity(), BitsPerToken(bits_name)]
     else:
