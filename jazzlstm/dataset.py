@@ -102,15 +102,13 @@ def split_stream(ids: Sequence[int], val_split: float) -> tuple[list[int], list[
 class Batches:
     """A tf.data pipeline of training or validation batches, and how ``fit`` must run it.
 
-    ``steps``: batches per epoch, to pass to ``fit`` only when ``repeats`` (a distributed
-    dataset, whose length Keras cannot know). ``epoch``: for a shuffled dataset that does
-    not repeat, the variable the permutation is drawn from: set it at each epoch's start
-    (:class:`jazzlstm.training.ShuffleEpoch` does).
+    ``steps``: batches per epoch, to pass to ``fit`` (see :func:`jazzlstm.training.fit_steps`).
+    ``epoch``: for a shuffled one-epoch dataset, the variable the permutation is drawn from,
+    read as each epoch's iterator starts (:class:`jazzlstm.training.ShuffleEpoch` sets it).
     """
 
     dataset: object
     steps: int
-    repeats: bool = False
     epoch: object = None
 
 
@@ -157,7 +155,7 @@ def make_dataset(window_array: np.ndarray, batch_size: int, shuffle: bool, seed:
             lambda _: batch_rows(permutation(epoch.read_value() if shuffle else 0), batch_size, drop))
         # flat_map hides the length: state it, for Keras's progress bar and epoch end.
         batches = start.map(gather).apply(tf.data.experimental.assert_cardinality(steps))
-        return Batches(_fixed_pipeline(batches), steps, False, epoch)
+        return Batches(_fixed_pipeline(batches), steps, epoch)
 
     def per_input_pipeline(context):
         per_replica = context.get_per_replica_batch_size(batch_size)
@@ -174,7 +172,7 @@ def make_dataset(window_array: np.ndarray, batch_size: int, shuffle: bool, seed:
 
         return _fixed_pipeline(epochs.flat_map(share).map(gather))
 
-    return Batches(strategy.distribute_datasets_from_function(per_input_pipeline), steps, True)
+    return Batches(strategy.distribute_datasets_from_function(per_input_pipeline), steps)
 
 
 def batch_rows(order, batch_size: int, drop_remainder: bool):

@@ -52,3 +52,44 @@ def test_batch_rows(n, size, drop, expected):
 def test_the_pipeline_runs_without_tf_data_autotuning():
     """Autotuning has nothing to tune in two gathers, and its thread stalled every other epoch."""
     assert make_dataset(ROWS, 4, shuffle=True, seed=0).dataset.options().autotune.enabled is False
+
+
+def test_fit_trains_each_epoch_on_its_own_permutation_once():
+    """Through Keras's fit as `jazzlstm train` runs it (fit_steps, ShuffleEpoch): each epoch
+    trains exactly its own permutation's batches, also when the steps per epoch are no
+    multiple of the steps per call, and when fit resumes at a later epoch."""
+    import keras
+    import tensorflow as tf
+
+    from jazzlstm.training import ShuffleEpoch, fit_steps
+
+    class Recorder(keras.layers.Layer):
+        """Logs the window numbers of every training batch it sees, in order."""
+
+        def build(self, input_shape):
+            self.log = self.add_weight(shape=(64, 4), initializer="zeros", dtype="int32", trainable=False)
+            self.count = self.add_weight(shape=(), initializer="zeros", dtype="int32", trainable=False)
+
+        def call(self, x, training=False):
+            if training:
+                row = tf.pad(x[:, 0] + 1, [[0, 4 - tf.shape(x)[0]]])  # 0 marks a short batch's end
+                count = tf.convert_to_tensor(self.count)
+                self.log.assign(tf.tensor_scatter_nd_update(tf.convert_to_tensor(self.log), [[count]], row[None]))
+                self.count.assign_add(1)
+            return tf.cast(x, "float32")
+
+    def trained_batches(initial_epoch: int, epochs: int) -> list[list[int]]:
+        batches = make_dataset(ROWS, 4, shuffle=True, seed=3, first_epoch=initial_epoch)
+        recorder = Recorder()
+        inputs = keras.Input((3,), dtype="int32")
+        model = keras.Model(inputs, keras.layers.Dense(3)(recorder(inputs)))
+        model.compile("sgd", "mse", steps_per_execution=2)  # 3 steps per epoch: 2 calls, 2 + 1
+        model.fit(batches.dataset, epochs=epochs, initial_epoch=initial_epoch, verbose=0, shuffle=False,
+                  callbacks=[ShuffleEpoch(batches.epoch)], **fit_steps(batches))
+        log = recorder.log.numpy()[:int(recorder.count.numpy())]
+        return [[i - 1 for i in row if i] for row in log]
+
+    expected = make_dataset(ROWS, 4, shuffle=True, seed=3)
+    by_epoch = [epoch_batches(expected, e) for e in range(3)]
+    assert trained_batches(0, 3) == by_epoch[0] + by_epoch[1] + by_epoch[2]
+    assert trained_batches(2, 3) == by_epoch[2], "a resumed fit starts at its own epoch's permutation"
