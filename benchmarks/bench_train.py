@@ -10,21 +10,25 @@ Same task for every contender: Tx=30, n_a=64, 78 values, batch 32, random ids, A
 * ``jazzlstm_fast``: ``JazzLSTM.training_model`` (ids in, one gather for every step's input
   projection, the recurrence on the shared weights, sparse targets) compiled by
   ``JazzLSTM.compile`` (steps_per_execution=16) and fed by ``jazzlstm.dataset.make_dataset``
-  (a new stateless permutation each epoch), exactly as ``jazzlstm train`` does.
+  (a new stateless permutation each epoch) through ``fit`` with
+  ``jazzlstm.training.fit_steps`` and ``ShuffleEpoch``, exactly as ``jazzlstm train`` does.
 
 The other two get numpy arrays and ``fit``'s own shuffling, as the course code does.
 
 ``first_epoch_s`` counts from model construction to the end of epoch 1 (graph building,
-tracing and the epoch: what a user waits for). ``samples_per_s`` comes from the median of the
-later epochs, which are run in turns (reference, keras, jazzlstm, reference, ...) so that the
-ratios are measured side by side on this shared, noisy machine. An epoch is timed from
-Keras's ``on_epoch_begin`` to its ``on_epoch_end``, as in a long ``fit``: the set-up of each
-``fit`` call (for the reference, converting 76 MB of one-hot arrays) is left out.
+tracing and the epoch: what a user waits for). ``samples_per_s`` comes from the median of
+steady-state epochs, as in one long ``fit``: the contenders take turns (reference, keras,
+jazzlstm, reference, ...), each turn one ``fit`` call of ``--epochs-per-call`` epochs, so that
+the ratios are measured side by side on this shared, noisy machine; the first epoch of each
+call (which also pays for starting the call's data pipeline) is not timed, and an epoch is
+timed from Keras's ``on_epoch_begin`` to its ``on_epoch_end`` (the set-up of each ``fit`` call,
+for the reference converting 76 MB of one-hot arrays, is left out).
 TensorFlow's threads are set as ``jazzlstm train`` sets them (on a CPU, one thread per
 operation: see ``jazzlstm.distribute.configure_threads``); the setting is process-wide, so
 every contender runs under it. ``--tf-default-threads`` measures with TensorFlow's defaults.
 Prints one JSON object. Targets: fast >= 3x the reference in samples/s, first epoch >= 5x sooner.
-Run: python benchmarks/bench_train.py [--samples 4096] [--epochs 6] [--tf-default-threads]
+Run: python benchmarks/bench_train.py [--samples 4096] [--rounds 5] [--epochs-per-call 3]
+     [--tf-default-threads]
 """
 from __future__ import annotations
 
@@ -100,46 +104,55 @@ class EpochClock(keras.callbacks.Callback):
 
 
 class Contender:
-    """A model and how one epoch of it is fitted: from numpy arrays (``fit`` shuffles them)
-    or from ``jazzlstm.dataset.Batches`` (``y`` None: epoch ``e`` draws permutation ``e``)."""
+    """A model and how it is fitted: from numpy arrays (``fit`` shuffles them) or from
+    ``jazzlstm.dataset.Batches`` (``y`` None), as ``jazzlstm train`` fits them."""
 
     def __init__(self, build: Callable[[], keras.Model], x, y=None):
         self.build, self.x, self.y = build, x, y
         self.model: keras.Model | None = None
         self.clock = EpochClock()
+        self.timed: list[float] = []
 
-    def fit_epoch(self) -> None:
+    def fit(self, epochs: int) -> None:
+        """``epochs`` more epochs in one ``fit`` call."""
+        done = len(self.clock.seconds)
         if self.y is None:
-            self.x.epoch.assign(len(self.clock.seconds))
-            self.model.fit(self.x.dataset, epochs=1, verbose=0, callbacks=[self.clock])
+            from jazzlstm.training import ShuffleEpoch, fit_steps
+
+            self.model.fit(self.x.dataset, epochs=done + epochs, initial_epoch=done, verbose=0, shuffle=False,
+                           callbacks=[self.clock, ShuffleEpoch(self.x.epoch)], **fit_steps(self.x))
         else:
-            self.model.fit(self.x, self.y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[self.clock])
+            self.model.fit(self.x, self.y, batch_size=BATCH, epochs=epochs, verbose=0, callbacks=[self.clock])
 
     def first_epoch(self) -> float:
         """Build the model and fit one epoch: seconds from construction to the end of that epoch."""
         start = time.perf_counter()
         self.model = self.build()
-        self.fit_epoch()
+        self.fit(1)
         return time.perf_counter() - start
 
 
-def steady_epochs(contenders: dict[str, Contender], rounds: int) -> dict[str, list[float]]:
-    """Epoch times of every contender, one epoch each in turn, ``rounds`` times over: all
-    contenders see the same moments of a shared, noisy machine."""
+def steady_epochs(contenders: dict[str, Contender], rounds: int, epochs_per_call: int) -> dict[str, list[float]]:
+    """Steady-state epoch times of every contender: one ``fit`` call each in turn, ``rounds``
+    times over, so that all see the same moments of a shared, noisy machine; the first
+    epoch of each call is left out."""
     for _ in range(rounds):
         for contender in contenders.values():
-            contender.fit_epoch()
-    return {name: contender.clock.seconds[1:] for name, contender in contenders.items()}
+            contender.fit(epochs_per_call)
+            contender.timed += contender.clock.seconds[-(epochs_per_call - 1):]
+    return {name: contender.timed for name, contender in contenders.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=4096)
-    parser.add_argument("--epochs", type=int, default=6, help="at least 2: the first, then the timed ones")
+    parser.add_argument("--rounds", type=int, default=5, help="turns of every contender")
+    parser.add_argument("--epochs-per-call", type=int, default=3,
+                        help="epochs per fit call, at least 2 (the first of each call is not timed)")
     parser.add_argument("--tf-default-threads", action="store_true",
                         help="keep TensorFlow's own thread settings instead of jazzlstm's")
     args = parser.parse_args()
-    n, epochs = args.samples, max(2, args.epochs)
+    n, rounds, per_call = args.samples, max(1, args.rounds), max(2, args.epochs_per_call)
     if not args.tf_default_threads:
         from jazzlstm.distribute import configure_threads
 
@@ -160,13 +173,13 @@ def main() -> None:
         "jazzlstm_fast": Contender(jazzlstm_model, make_dataset(ids, BATCH, shuffle=True, seed=0)),
     }
     results = {name: {"first_epoch_s": round(contender.first_epoch(), 2)} for name, contender in contenders.items()}
-    for name, times in steady_epochs(contenders, epochs - 1).items():
+    for name, times in steady_epochs(contenders, rounds, per_call).items():
         results[name]["epoch_s"] = [round(t, 2) for t in times]
         results[name]["samples_per_s"] = round(n / statistics.median(times))
     ref, fast = results["reference"], results["jazzlstm_fast"]
     print(json.dumps({
         "benchmark": "train", "tx": TX, "n_a": N_A, "n_values": N_VALUES, "batch": BATCH,
-        "samples": n, "epochs": epochs, "cpu_count": os.cpu_count(),
+        "samples": n, "rounds": rounds, "epochs_per_call": per_call, "cpu_count": os.cpu_count(),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
         "tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version(),
         **results,
