@@ -56,7 +56,7 @@ def measure(batch: int, samples: int, epochs: int) -> dict:
     ids = np.random.default_rng(0).integers(0, N_VALUES, size=(samples, TX + 1)).astype("int32")
     x, y = ids[:, :-1], ids[:, 1:]
     start = time.perf_counter()
-    model = compile_model(JazzLSTM(N_VALUES, n_a=N_A, tx=TX, seed=0).training_model, 0.01, 1.0)
+    model = compile_model(JazzLSTM.create(N_VALUES, n_a=N_A, tx=TX, seed=0).training_model, 0.01, 1.0)
     first = model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
     first_epoch_s = time.perf_counter() - start
     times, last = [], None
@@ -79,7 +79,7 @@ def main() -> None:
     import keras
 
     if keras.backend.backend() == "tensorflow":
-        from jazzlstm.distribute import configure_threads
+        from jazzlstm.training.distribute import configure_threads
 
         configure_threads()  # as jazzlstm train does
     results = [measure(b, b * args.steps, args.epochs) for b in args.batches]

@@ -6,7 +6,7 @@ Same weights for both (one ``JazzLSTM``: Tx=30, n_a=64, 78 values, seeded):
   classic course calls it - ``inference_model.predict([x0, a0, c0])`` for one sequence at a
   time; for context also with 64 sequences per ``predict`` call, and as an eager
   ``model(inputs)`` call;
-* ``jazzlstm_sampler``: :func:`jazzlstm.sampling.generate` - 64 sequences of 200 tokens in
+* ``jazzlstm_sampler``: :func:`jazzlstm.model.sampling.sample_ids` - 64 sequences of 200 tokens in
   one batch, in one compiled ``tf.while_loop``; timed greedy (what the reference computes)
   and with temperature + top-k sampling.
 
@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from jazzlstm.model import JazzLSTM  # noqa: E402
-from jazzlstm.sampling import generate  # noqa: E402
+from jazzlstm.model.sampling import sample_ids  # noqa: E402
 
 TX, N_A, N_VALUES = 30, 64, 78
 TY_REFERENCE = 50
@@ -62,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
 
     keras.utils.set_random_seed(0)
-    jazz = JazzLSTM(N_VALUES, n_a=N_A, tx=TX, seed=0)
+    jazz = JazzLSTM.create(N_VALUES, n_a=N_A, tx=TX, seed=0)
     inference = jazz.inference_model(TY_REFERENCE)
     zeros = np.zeros((1, N_A), "float32")
     inputs = [np.zeros((1, 1, N_VALUES), "float32"), zeros, zeros]
@@ -74,14 +74,14 @@ def main() -> None:
         "reference_predict_batch64": time_calls(lambda: inference.predict(batch_inputs, verbose=0),
                                                 BATCH * TY_REFERENCE, args.repeats),
         "reference_direct_call": time_calls(lambda: inference(inputs, training=False), TY_REFERENCE, args.repeats),
-        "jazzlstm_sampler_greedy": time_calls(lambda: generate(jazz, BATCH, LENGTH, greedy=True),
+        "jazzlstm_sampler_greedy": time_calls(lambda: sample_ids(jazz, BATCH, LENGTH, greedy=True),
                                               BATCH * LENGTH, args.repeats),
-        "jazzlstm_sampler_top_k": time_calls(lambda: generate(jazz, BATCH, LENGTH, temperature=0.9, top_k=10, seed=1),
+        "jazzlstm_sampler_top_k": time_calls(lambda: sample_ids(jazz, BATCH, LENGTH, temperature=0.9, top_k=10, seed=1),
                                              BATCH * LENGTH, args.repeats),
     }
     # The greedy sampler and the reference compute the same sequence from the same weights.
     reference_ids = np.argmax(np.stack(inference.predict(inputs, verbose=0), axis=1), axis=-1)[0]
-    sampler_ids = generate(jazz, 1, TY_REFERENCE, greedy=True)[0]
+    sampler_ids = sample_ids(jazz, 1, TY_REFERENCE, greedy=True)[0]
     reference = results["reference_predict"]["tokens_per_s"]
     print(json.dumps({
         "benchmark": "generate", "n_a": N_A, "n_values": N_VALUES,

@@ -110,7 +110,7 @@ def time_jazzlstm(files: list[Path], workers: int, cache: Path | bool, repeats: 
     shared machine would otherwise decide the figure), and the usable file count."""
     import statistics
 
-    from jazzlstm.corpus import load_corpus
+    from jazzlstm.data.corpus import load_corpus
 
     times = []
     for _ in range(repeats):

@@ -1,7 +1,7 @@
 """Character language model quality: jazzlstm's LSTM vs unigram and bigram models.
 
 The text is public domain and ships with music21: the ~1,000 fiddle tunes of Ryan's Mammoth
-Collection (1883) in ABC, cleaned by ``jazzlstm.abc`` and joined into one stream with an end
+Collection (1883) in ABC, cleaned by ``jazzlstm.music.abc`` and joined into one stream with an end
 token between tunes, exactly as ``jazzlstm train --abc`` sees it. The last 10% of the stream
 is the validation split for every model.
 
@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from jazzlstm.abc import load_tunes  # noqa: E402
-from jazzlstm.dataset import split_stream, stream_windows  # noqa: E402
-from jazzlstm.text import PIECE_END, joined  # noqa: E402
-from jazzlstm.vocab import Vocabulary  # noqa: E402
+from jazzlstm.music.abc import load_tunes  # noqa: E402
+from jazzlstm.data.windows import split_stream, stream_windows  # noqa: E402
+from jazzlstm.tokens.chars import PIECE_END, joined  # noqa: E402
+from jazzlstm.tokens.vocab import Vocabulary  # noqa: E402
 
 N_A, TX, BATCH, VAL_SPLIT = 128, 64, 32, 0.1
 

@@ -9,7 +9,7 @@ Same task for every contender: Tx=30, n_a=64, 78 values, batch 32, random ids, A
   on one-hot ids (for context: the generic Keras recurrent loop);
 * ``jazzlstm_fast``: ``JazzLSTM.training_model`` (ids in, one gather for every step's input
   projection, the recurrence on the shared weights, sparse targets) compiled by
-  ``JazzLSTM.compile`` (steps_per_execution=16) and fed by ``jazzlstm.dataset.make_dataset``
+  ``JazzLSTM.compile`` (steps_per_execution=16) and fed by ``jazzlstm.data.windows.make_dataset``
   (a new stateless permutation each epoch) through ``fit`` with
   ``jazzlstm.training.fit_steps`` and ``ShuffleEpoch``, exactly as ``jazzlstm train`` does.
 
@@ -24,7 +24,7 @@ call (which also pays for starting the call's data pipeline) is not timed, and a
 timed from Keras's ``on_epoch_begin`` to its ``on_epoch_end`` (the set-up of each ``fit`` call,
 for the reference converting 76 MB of one-hot arrays, is left out).
 TensorFlow's threads are set as ``jazzlstm train`` sets them (on a CPU, one thread per
-operation: see ``jazzlstm.distribute.configure_threads``); the setting is process-wide, so
+operation: see ``jazzlstm.training.distribute.configure_threads``); the setting is process-wide, so
 every contender runs under it. ``--tf-default-threads`` measures with TensorFlow's defaults.
 Prints one JSON object. Targets: fast >= 3x the reference in samples/s, first epoch >= 5x sooner.
 Run: python benchmarks/bench_train.py [--samples 4096] [--rounds 5] [--epochs-per-call 3]
@@ -85,7 +85,7 @@ def keras_sequence_model() -> keras.Model:
 def jazzlstm_model() -> keras.Model:
     from jazzlstm.model import JazzLSTM
 
-    jazz = JazzLSTM(N_VALUES, n_a=N_A, tx=TX, seed=0)
+    jazz = JazzLSTM.create(N_VALUES, n_a=N_A, tx=TX, seed=0)
     return jazz.compile(learning_rate=0.01, clipnorm=1.0)
 
 
@@ -105,7 +105,7 @@ class EpochClock(keras.callbacks.Callback):
 
 class Contender:
     """A model and how it is fitted: from numpy arrays (``fit`` shuffles them) or from
-    ``jazzlstm.dataset.Batches`` (``y`` None), as ``jazzlstm train`` fits them."""
+    ``jazzlstm.data.windows.Batches`` (``y`` None), as ``jazzlstm train`` fits them."""
 
     def __init__(self, build: Callable[[], keras.Model], x, y=None):
         self.build, self.x, self.y = build, x, y
@@ -117,7 +117,7 @@ class Contender:
         """``epochs`` more epochs in one ``fit`` call."""
         done = len(self.clock.seconds)
         if self.y is None:
-            from jazzlstm.training import ShuffleEpoch, fit_steps
+            from jazzlstm.training.fit import ShuffleEpoch, fit_steps
 
             self.model.fit(self.x.dataset, epochs=done + epochs, initial_epoch=done, verbose=0, shuffle=False,
                            callbacks=[self.clock, ShuffleEpoch(self.x.epoch)], **fit_steps(self.x))
@@ -154,7 +154,7 @@ def main() -> None:
     args = parser.parse_args()
     n, rounds, per_call = args.samples, max(1, args.rounds), max(2, args.epochs_per_call)
     if not args.tf_default_threads:
-        from jazzlstm.distribute import configure_threads
+        from jazzlstm.training.distribute import configure_threads
 
         configure_threads()
 
@@ -165,7 +165,7 @@ def main() -> None:
     reference_x = [eye[x_ids], zeros, zeros]
     reference_y = [eye[y_ids[:, t]] for t in range(TX)]
 
-    from jazzlstm.dataset import make_dataset
+    from jazzlstm.training.pipeline import make_dataset
 
     contenders = {
         "reference": Contender(reference_model, reference_x, reference_y),

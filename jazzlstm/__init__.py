@@ -8,25 +8,29 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from ._version import __version__
+from jazzlstm._version import __version__
 
 _EXPORTS = {
-    # data layer
-    "Note": "score", "Chord": "score", "Score": "score", "TimeSignature": "score",
-    "read_score": "corpus", "load_corpus": "corpus", "Corpus": "corpus", "Piece": "corpus",
-    "read_midi": "midi_io", "write_midi": "midi_io",
-    "read_musicxml": "musicxml_io",
-    "parse_chord": "harmony", "parse_progression": "harmony", "note_type": "harmony",
-    "Vocabulary": "vocab",
+    # music
+    "Note": "music.score", "Chord": "music.score", "Score": "music.score", "TimeSignature": "music.score",
+    "read_score": "music.reading", "read_midi": "music.midi", "write_midi": "music.midi",
+    "read_musicxml": "music.musicxml", "render_wav": "music.audio",
+    "parse_chord": "music.harmony", "parse_progression": "music.harmony", "note_type": "music.harmony",
+    # tokens and data
+    "Vocabulary": "tokens.vocab", "make_tokenizer": "tokens.registry",
+    "load_corpus": "data.corpus", "Corpus": "data.corpus", "Piece": "data.corpus",
+    # the API
     "train": "api", "generate": "api", "train_text": "api", "train_abc": "api", "generate_text": "api",
-    "generate_tunes": "api",
-    "load_run": "runs", "Run": "runs",
+    "generate_tunes": "api", "load_run": "runs", "Run": "runs",
     "bundled_samples_dir": "resources", "pretrained_run_dir": "resources",
-    "render_wav": "render", "plot_piano_roll": "plot", "plot_history": "plot",
+    "plot_piano_roll": "plot", "plot_history": "plot",
     "JazzLSTMError": "errors", "InputFileError": "errors", "NoUsableFilesError": "errors",
 }
-_MODULES = ("grammar", "notes", "harmony", "analysis", "score", "vocab", "corpus", "midi_io", "musicxml_io",
-            "model", "sampling", "generation", "text", "abc", "render", "plot", "distribute")
+_MODULES = {
+    # short names for the modules a notebook reaches for
+    "grammar": "tokens.grammar", "notes": "tokens.notes", "harmony": "music.harmony", "model": "model",
+    "sampling": "model.sampling", "distribute": "training.distribute", "config": "config", "abc": "music.abc",
+}
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
 
@@ -35,7 +39,7 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
     if name in _MODULES:
-        return import_module(f".{name}", __name__)
+        return import_module(f".{_MODULES[name]}", __name__)
     raise AttributeError(f"module 'jazzlstm' has no attribute {name!r}")
 
 

@@ -1,4 +1,4 @@
 """``python -m jazzlstm`` runs the command-line interface."""
-from .cli import main
+from jazzlstm.cli import main
 
 raise SystemExit(main())

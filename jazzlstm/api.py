@@ -1,122 +1,101 @@
-"""The notebook-sized Python API: what the CLI does, as plain function calls."""
+"""The notebook-sized Python API: what the CLI does, as plain function calls.
+
+Every function takes the settings of :mod:`jazzlstm.config` as keyword arguments (``epochs=5``,
+``n_a=128``, ``temperature=0.8`` ...) with the defaults written there; a name no setting has is
+an error naming it. The CLI calls these same functions.
+"""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
-from .config import DataConfig, TrainConfig
-from .corpus import Corpus, load_corpus
-from .errors import JazzLSTMError
-from .runs import Run, load_run
+from jazzlstm.config import (DEFAULT_RUN_DIR, MAX_LINE_TX, MUSIC_TX, STREAM_TX, CorpusConfig, DataConfig,
+                             ModelConfig, MusicConfig, SamplingConfig, TextConfig, TrainConfig, split_settings)
+from jazzlstm.data.corpus import Corpus, load_corpus
+from jazzlstm.errors import JazzLSTMError
+from jazzlstm.fileio import refuse_existing
+from jazzlstm.runs import Run, load_run
 
 
-def train(midi: str | Path | Sequence[str | Path] | None = None, out: str | Path = "jazzlstm-run",
-          encoding: str = "grammar", epochs: int = 40, batch_size: int = 32, n_a: int = 64, tx: int = 30,
-          stride: int = 1, lr: float = 0.01, clipnorm: float | None = 1.0, val_split: float = 0.1, seed: int = 0,
-          melody_track: int | str | None = None, transpose: str = "none", workers: int | None = None,
-          cache: bool = True, force: bool = False, verbose: int | str = "auto",
-          corpus: Corpus | None = None, strategy: str = "auto", mixed_precision: bool = False,
-          xla: bool = False) -> Run:
+def train(midi: str | Path | Sequence[str | Path] | None = None, out: str | Path = DEFAULT_RUN_DIR, *,
+          corpus: Corpus | None = None, force: bool = False, verbose: int | str = "auto", **settings: Any) -> Run:
     """Read a MIDI folder (default: the bundled samples), train, and write a run folder.
 
-    Pass ``corpus`` (from :func:`~jazzlstm.corpus.load_corpus`) to train on one already read;
-    the reading options are then those it was read with.
+    ``settings``: fields of :class:`ModelConfig` (``n_a``, ``tx``), :class:`TrainConfig`
+    (``epochs``, ``batch_size``, ``lr`` ...) and :class:`CorpusConfig` (``encoding``,
+    ``melody_track``, ``transpose`` ...). Pass ``corpus`` (from :func:`load_corpus`) to train on
+    one already read; the reading settings are then those it was read with.
     """
-    from .fileio import refuse_existing
-    from .resources import bundled_samples_dir
-    from .training import train_run
+    from jazzlstm.resources import bundled_samples_dir
 
-    train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clipnorm=clipnorm,
-                               val_split=val_split, stride=stride, seed=seed, strategy=strategy,
-                               mixed_precision=mixed_precision, xla=xla)
+    model_config, train_config, corpus_config = split_settings(settings, ModelConfig, TrainConfig, CorpusConfig)
     refuse_existing(out, force)
     if corpus is None:
-        corpus = load_corpus(midi if midi is not None else bundled_samples_dir(), encoding=encoding,
-                             melody_track=melody_track, transpose=transpose, workers=workers, cache=cache,
+        corpus = load_corpus(midi if midi is not None else bundled_samples_dir(), corpus_config,
                              progress=bool(verbose) and sys.stderr.isatty())
+    elif set(settings) & {f for f in CorpusConfig.__dataclass_fields__}:
+        raise JazzLSTMError("reading settings apply when reading: pass them to load_corpus, not with corpus=")
     if verbose:
         print(corpus.summary(), file=sys.stderr)
-    settings = corpus.settings
-    data_config = DataConfig(mode="music", encoding=settings.encoding, melody_track=settings.melody_track,
-                             transpose=settings.transpose, sources=corpus.sources)
-    return train_run(corpus.sequences, out, {"n_a": n_a, "tx": tx}, train_config, data_config,
-                     corpus.progressions(), force=force, verbose=verbose)
+    read = corpus.config
+    data_config = DataConfig(mode="music", encoding=corpus.settings.encoding, melody_track=read.melody_track,
+                             transpose=read.transpose, sources=corpus.sources,
+                             tokenizer=corpus.settings.tokenizer.config())
+    return _fit(corpus.sequences, out, _with_tx(model_config, MUSIC_TX), train_config, data_config,
+                progressions=corpus.progressions(), force=force, verbose=verbose)
 
 
-def generate(run: Run | str | Path | None, out: str | Path, bars: int = 8, chords: str | None = None,
-             chords_from: str | None = None, temperature: float = 1.0, top_k: int | None = None,
-             greedy: bool = False, seed: int = 0, tempo: float = 120.0, primer: str | None = None,
-             num_outputs: int = 1, force: bool = False) -> list[Path]:
-    """Generate MIDI file(s) from a run (a Run, a run folder, or None for the pretrained run)."""
-    from .musicgen import MusicOptions, generate_music
-    from .resources import pretrained_run_dir
-
-    if not isinstance(run, Run):
-        run = load_run(run if run is not None else pretrained_run_dir())
-    options = MusicOptions(bars=bars, chords=chords, chords_from=chords_from, temperature=temperature,
-                           top_k=top_k, greedy=greedy, seed=seed, tempo=tempo, primer=primer,
-                           num_outputs=num_outputs)
-    return generate_music(run, out, options, force=force)
-
-
-DEFAULT_STREAM_TX = 64
-"""Window length for running text: the longest window the fast path unrolls."""
-MAX_LINE_TX = 128
-"""Longest window for one-sample-per-line text; longer lines are cut into several windows."""
-
-
-def train_text(text: str | Path, out: str | Path = "jazzlstm-run", layout: str = "stream", epochs: int = 40,
-               batch_size: int = 32, n_a: int = 64, tx: int | None = None, lr: float = 0.01,
-               clipnorm: float | None = 1.0, val_split: float = 0.1, seed: int = 0, force: bool = False,
-               verbose: int | str = "auto", strategy: str = "auto", mixed_precision: bool = False,
-               xla: bool = False) -> Run:
+def train_text(text: str | Path, out: str | Path = DEFAULT_RUN_DIR, layout: str = "stream", *, force: bool = False,
+               verbose: int | str = "auto", **settings: Any) -> Run:
     """Train a character model on a UTF-8 text file and write a run folder.
 
     ``layout="lines"``: every line is a sample that ends in a newline (names, titles), and the
-    windows are as long as the longest line (up to :data:`MAX_LINE_TX`) unless ``tx`` is given.
-    ``layout="stream"``: running text in consecutive windows of ``tx`` (default
-    :data:`DEFAULT_STREAM_TX`) characters, the LSTM state carried from window to window.
+    windows are as long as the longest line (up to :data:`~jazzlstm.config.MAX_LINE_TX`)
+    unless ``tx`` is given. ``layout="stream"``: running text in consecutive windows of ``tx``
+    (default :data:`~jazzlstm.config.STREAM_TX`) characters, the LSTM state carried from
+    window to window. ``settings``: as for :func:`train`, less the reading settings.
     """
-    from .text import LAYOUTS, LINE_END, framed, read_text, split_lines
+    from jazzlstm.data.text import read_text, split_lines
+    from jazzlstm.tokens.chars import LAYOUTS, LINE_END, CharTokenizer, framed
 
+    model_config, train_config = split_settings(settings, ModelConfig, TrainConfig)
     if layout not in LAYOUTS:
         raise JazzLSTMError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
     content = read_text(text)
     if layout == "lines":
         lines = split_lines(content)
         sequences = [framed(line, LINE_END) for line in lines]
-        tx = tx or min(max(len(s) for s in sequences) - 1, MAX_LINE_TX)
-        longer = sum(len(s) - 1 > tx for s in sequences)
-        summary = f"read {text}: {len(lines)} lines, {len(content)} characters; windows of {tx}" + (
+        model_config = _with_tx(model_config, min(max(len(s) for s in sequences) - 1, MAX_LINE_TX))
+        longer = sum(len(s) - 1 > model_config.tx for s in sequences)
+        summary = f"read {text}: {len(lines)} lines, {len(content)} characters; windows of {model_config.tx}" + (
             f" ({longer} longer line(s) are cut into several windows)" if longer else "")
     else:
         sequences = [list(content)]
-        tx = tx or DEFAULT_STREAM_TX
-        summary = f"read {text}: {len(content)} characters of running text; windows of {tx}"
+        model_config = _with_tx(model_config, STREAM_TX)
+        summary = f"read {text}: {len(content)} characters of running text; windows of {model_config.tx}"
     if verbose:
         print(summary, file=sys.stderr)
-    data_config = DataConfig(mode="text", encoding="chars", sources=(str(text),), text_layout=layout,
-                             end_token=LINE_END if layout == "lines" else None)
-    train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clipnorm=clipnorm, val_split=val_split,
-                               seed=seed, strategy=strategy, mixed_precision=mixed_precision, xla=xla)
-    return _train_chars(sequences, (), data_config, out, tx, n_a, train_config, force, verbose)
+    end_token = LINE_END if layout == "lines" else None
+    data_config = DataConfig(mode="text", encoding=CharTokenizer.name, sources=(str(text),), text_layout=layout,
+                             end_token=end_token, tokenizer=CharTokenizer(end_token).config())
+    refuse_existing(out, force)  # on every process of a cluster, as train() does
+    return _fit(sequences, out, model_config, train_config, data_config, force=force, verbose=verbose)
 
 
-def train_abc(sources: Sequence[str | Path] | None = None, out: str | Path = "jazzlstm-run", epochs: int = 40,
-              batch_size: int = 32, n_a: int = 64, tx: int | None = None, lr: float = 0.01,
-              clipnorm: float | None = 1.0, val_split: float = 0.1, seed: int = 0, force: bool = False,
-              verbose: int | str = "auto", tunes: Sequence[str] | None = None, strategy: str = "auto",
-              mixed_precision: bool = False, xla: bool = False) -> Run:
+def train_abc(sources: Sequence[str | Path] | None = None, out: str | Path = DEFAULT_RUN_DIR, *,
+              tunes: Sequence[str] | None = None, force: bool = False, verbose: int | str = "auto",
+              **settings: Any) -> Run:
     """Train a character model on ABC tunes (default: the fiddle tunes in music21's corpus).
 
-    The cleaned tunes (see :mod:`jazzlstm.abc`) form one stream with an end token between
+    The cleaned tunes (see :mod:`jazzlstm.music.abc`) form one stream with an end token between
     tunes; generation starts a tune after an end token and stops at the next one. ``tunes``
     trains on already cleaned tune texts instead of reading ``sources``.
     """
-    from .abc import load_tunes
-    from .text import PIECE_END, joined
+    from jazzlstm.music.abc import load_tunes
+    from jazzlstm.tokens.chars import PIECE_END, CharTokenizer, joined
 
+    model_config, train_config = split_settings(settings, ModelConfig, TrainConfig)
     if tunes is None:
         tunes, skipped = load_tunes(sources)
         if verbose:
@@ -125,52 +104,86 @@ def train_abc(sources: Sequence[str | Path] | None = None, out: str | Path = "ja
                   f"{len(skipped)} file(s) skipped", file=sys.stderr)
             for path, reason in skipped:
                 print(f"  skipped {path}: {reason}", file=sys.stderr)
-    sequences = [joined(tunes, PIECE_END)]
-    data_config = DataConfig(mode="abc", encoding="chars", text_layout="stream", end_token=PIECE_END,
-                             sources=tuple(str(s) for s in sources) if sources else ("music21:ryansMammoth",))
-    train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, clipnorm=clipnorm, val_split=val_split,
-                               seed=seed, strategy=strategy, mixed_precision=mixed_precision, xla=xla)
-    return _train_chars(sequences, (PIECE_END,), data_config, out, tx or DEFAULT_STREAM_TX, n_a, train_config,
-                        force, verbose)
+    data_config = DataConfig(mode="abc", encoding=CharTokenizer.name, text_layout="stream", end_token=PIECE_END,
+                             sources=tuple(str(s) for s in sources) if sources else ("music21:ryansMammoth",),
+                             tokenizer=CharTokenizer(PIECE_END).config())
+    refuse_existing(out, force)
+    return _fit([joined(tunes, PIECE_END)], out, _with_tx(model_config, STREAM_TX), train_config, data_config,
+                specials=(PIECE_END,), force=force, verbose=verbose)
 
 
-def _train_chars(sequences, specials, data_config, out, tx, n_a, train_config, force, verbose) -> Run:
-    from .fileio import refuse_existing
-    from .training import train_run
+def _with_tx(config: ModelConfig, default_tx: int) -> ModelConfig:
+    """``config`` with its window length, ``default_tx`` where none was given."""
+    from dataclasses import replace
 
-    refuse_existing(out, force)  # on every process of a cluster, as train() does
-    return train_run(sequences, out, {"n_a": n_a, "tx": tx}, train_config, data_config, force=force,
-                     verbose=verbose, specials=specials)
+    return config if config.tx is not None else replace(config, tx=default_tx)
 
 
-def generate_text(run: Run | str | Path, n: int = 1, length: int | None = None, prime: str | None = None,
-                  temperature: float = 1.0, top_k: int | None = None, greedy: bool = False, seed: int = 0
-                  ) -> list[str]:
-    """Sample ``n`` texts from a character run (for ABC runs: tune texts)."""
-    from .textgen import TextOptions, sample_texts
+def _fit(sequences, out, model_config: ModelConfig, train_config: TrainConfig, data_config: DataConfig,
+         **options) -> Run:
+    from jazzlstm.training.fit import train_run
 
-    run = run if isinstance(run, Run) else load_run(run)
+    return train_run(sequences, out, model_config, train_config, data_config, **options)
+
+
+def _as_run(run: Run | str | Path | None) -> Run:
+    """A Run, a run folder, or None for the pretrained run shipped with jazzlstm."""
+    from jazzlstm.resources import pretrained_run_dir
+
+    if isinstance(run, Run):
+        return run
+    return load_run(run if run is not None else pretrained_run_dir())
+
+
+def generate(run: Run | str | Path | None, out: str | Path, *, force: bool = False, **settings: Any) -> list[Path]:
+    """Generate MIDI file(s) from a music run (a Run, a run folder, or None for the pretrained run).
+
+    ``settings``: fields of :class:`SamplingConfig` (``n``, ``temperature``, ``top_k``,
+    ``greedy``, ``seed``) and :class:`MusicConfig` (``bars``, ``chords``, ``chords_from``,
+    ``primer``, ``tempo``). ``n`` files are written: ``out``, or ``OUT_1.mid`` ... ``OUT_n.mid``.
+    """
+    from jazzlstm.generation.music import generate_music
+
+    sampling, music = split_settings(settings, SamplingConfig, MusicConfig)
+    run = _as_run(run)
+    if run.data_config.is_text:
+        raise JazzLSTMError(f"{run.path}: a {run.data_config.mode} run; use jazzlstm.generate_text or generate_tunes")
+    return generate_music(run, out, sampling, music, force=force)
+
+
+def generate_text(run: Run | str | Path, **settings: Any) -> list[str]:
+    """Sample ``n`` texts from a character run (for ABC runs: tune texts).
+
+    ``settings``: fields of :class:`SamplingConfig` and :class:`TextConfig` (``length``, ``prime``).
+    """
+    from jazzlstm.generation.text import sample_texts
+
+    sampling, text = split_settings(settings, SamplingConfig, TextConfig)
+    run = _as_run(run)
     if not run.data_config.is_text:
         raise JazzLSTMError(f"{run.path}: a music run; use jazzlstm.generate for MIDI")
-    return sample_texts(run, TextOptions(n=n, length=length, prime=prime, temperature=temperature, top_k=top_k,
-                                         greedy=greedy, seed=seed))
+    return sample_texts(run, sampling, text)
 
 
-def generate_tunes(run: Run | str | Path, out: str | Path, n: int = 1, temperature: float = 1.0,
-                   top_k: int | None = None, seed: int = 0, tempo: float = 120.0, force: bool = False
-                   ) -> list[Path]:
+def generate_tunes(run: Run | str | Path, out: str | Path, *, force: bool = False, verbose: bool = False,
+                   **settings: Any) -> list[Path]:
     """Sample ``n`` ABC tunes from an ABC run that music21 can parse and write each as MIDI
     (``OUT.mid``, or ``OUT_1.mid`` ... with several) with its ABC text beside it (``.abc``).
 
     Tunes that do not parse are sampled again, a bounded number of times (see
-    :func:`jazzlstm.textgen.render_tunes`); if too few parse, nothing is written and the
-    error says why.
+    :func:`jazzlstm.generation.text.render_tunes`); if too few parse, nothing is written and
+    the error says why; ``verbose`` tells on stderr how many were sampled again, and why.
+    ``settings``: fields of :class:`SamplingConfig`, :class:`TextConfig` and ``tempo``.
     """
-    from .textgen import TextOptions, render_tunes
+    from jazzlstm.generation.text import render_tunes
 
-    run = run if isinstance(run, Run) else load_run(run)
+    tempo = settings.pop("tempo", MusicConfig().tempo)
+    sampling, text = split_settings(settings, SamplingConfig, TextConfig)
+    run = _as_run(run)
     if run.data_config.mode != "abc":
         raise JazzLSTMError(f"{run.path}: not an ABC run (trained with --abc)")
-    written, _ = render_tunes(run, TextOptions(n=n, temperature=temperature, top_k=top_k, seed=seed), out,
-                              force=force, tempo=tempo)
+    written, rejected = render_tunes(run, sampling, text, out, force=force, tempo=MusicConfig(tempo=tempo).tempo)
+    if rejected and verbose:
+        print(f"jazzlstm: {len(rejected)} generated tune(s) did not parse and were sampled again "
+              f"({'; '.join(dict.fromkeys(rejected))[:300]})", file=sys.stderr)
     return written

@@ -8,12 +8,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
-from ._version import __version__
-from .distribute import STRATEGIES
-from .errors import JazzLSTMError, UsageError
+from jazzlstm._version import __version__
+from jazzlstm.config import (DEFAULT_RUN_DIR, CorpusConfig, ModelConfig, MusicConfig, SamplingConfig, TextConfig,
+                             TrainConfig)
+from jazzlstm.errors import JazzLSTMError, UsageError
+from jazzlstm.tokens.registry import music_tokenizer_names
 
 
 def melody_track_arg(value: str) -> int | str:
@@ -66,16 +69,38 @@ def fraction(value: str) -> float:
     return number
 
 
+def add_setting(parser, config: type, name: str, *flags: str, **options: Any) -> None:
+    """A flag for the field ``name`` of a :mod:`jazzlstm.config` record: its default and help
+    come from there (``flags``: the flag names, default ``--the-name``)."""
+    spec = config.__dataclass_fields__[name]
+    meta = dict(spec.metadata)
+    help_text = options.pop("help", meta.pop("help"))
+    meta.pop("help", None)
+    default = spec.default
+    if default is False:
+        options.setdefault("action", "store_true")
+    elif default is True:  # a setting on by default gets a --no-... flag
+        options.setdefault("action", "store_false")
+        flags = flags or (f"--no-{name.replace('_', '-')}",)
+    elif default is not None:
+        help_text += " (default: %(default)s)"
+    parser.add_argument(*(flags or (f"--{name.replace('_', '-')}",)), dest=name, default=default,
+                        help=help_text, **{**meta, **options})
+
+
 def add_corpus_options(parser: argparse.ArgumentParser) -> None:
     """Flags shared by every command that reads a MIDI corpus."""
-    parser.add_argument("--encoding", choices=("grammar", "notes"), default="grammar",
-                        help="token encoding: jazz grammar (chord-relative) or plain notes (default: grammar)")
-    parser.add_argument("--melody-track", type=melody_track_arg, default=None, metavar="INDEX|NAME",
-                        help="use this track as the melody instead of the automatic choice")
-    parser.add_argument("--transpose", default="none", metavar="none|key|N",
-                        help="notes encoding: transpose to C major/A minor ('key') or by N semitones")
-    parser.add_argument("--workers", type=positive_int, default=None, help="reader processes (default: one per core)")
-    parser.add_argument("--no-cache", action="store_true", help="re-read every file instead of using the cache")
+    add_setting(parser, CorpusConfig, "encoding", choices=music_tokenizer_names())
+    add_setting(parser, CorpusConfig, "melody_track", type=melody_track_arg, metavar="INDEX|NAME")
+    add_setting(parser, CorpusConfig, "transpose", metavar="none|key|N")
+    add_setting(parser, CorpusConfig, "workers", type=positive_int)
+    add_setting(parser, CorpusConfig, "cache", help="re-read every file instead of using the cache")
+
+
+def settings_of(args: argparse.Namespace, *configs: type) -> dict[str, Any]:
+    """The values of ``configs``' fields among the parsed flags (for the API's keywords)."""
+    names = {name for config in configs for name in config.__dataclass_fields__}
+    return {name: value for name, value in vars(args).items() if name in names}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,29 +133,19 @@ def build_parser() -> argparse.ArgumentParser:
     layout.add_argument("--stream", dest="layout", action="store_const", const="stream",
                         help="--text: running text in consecutive windows, state carried over (the default)")
     add_corpus_options(train)
-    train.add_argument("--out", default="jazzlstm-run", metavar="RUN_DIR", help="run folder to write (default: %(default)s)")
-    train.add_argument("--epochs", type=positive_int, default=40, help="training epochs (default: %(default)s)")
-    train.add_argument("--batch-size", type=positive_int, default=32,
-                       help="global batch size; for running text, the number of parallel streams (default: %(default)s)")
-    train.add_argument("--n-a", type=positive_int, default=64, help="LSTM units (default: %(default)s)")
-    train.add_argument("--tx", type=positive_int, default=None,
-                       help="tokens per training window (default: 30 for music, 64 for running text and ABC, "
-                            "the longest line for --lines)")
-    train.add_argument("--stride", type=positive_int, default=1,
-                       help="music: tokens between window starts (default: %(default)s)")
-    train.add_argument("--lr", type=positive_float, default=0.01, help="Adam learning rate (default: %(default)s)")
-    train.add_argument("--clipnorm", type=non_negative_float, default=1.0,
-                       help="gradient clipping norm, 0 for none (default: %(default)s)")
-    train.add_argument("--val-split", type=fraction, default=0.1,
-                       help="share held out for validation: files (music), lines, or the end of the text "
-                            "(default: %(default)s)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    train.add_argument("--strategy", choices=STRATEGIES, default="auto",
-                       help="tf.distribute strategy: auto picks a TPU, a TF_CONFIG cluster, several GPUs "
-                            "(mirrored), one GPU or the CPU, in that order (default: %(default)s)")
-    train.add_argument("--mixed-precision", action="store_true",
-                       help="compute the LSTM in float16 (GPU) or bfloat16 (TPU, CPU); the softmax stays float32")
-    train.add_argument("--xla", action="store_true", help="compile training steps with XLA")
+    train.add_argument("--out", default=DEFAULT_RUN_DIR, metavar="RUN_DIR", help="run folder to write (default: %(default)s)")
+    add_setting(train, TrainConfig, "epochs", type=positive_int)
+    add_setting(train, TrainConfig, "batch_size", type=positive_int)
+    add_setting(train, ModelConfig, "n_a", type=positive_int)
+    add_setting(train, ModelConfig, "tx", type=positive_int)
+    add_setting(train, TrainConfig, "stride", type=positive_int)
+    add_setting(train, TrainConfig, "lr", type=positive_float)
+    add_setting(train, TrainConfig, "clipnorm", type=non_negative_float)
+    add_setting(train, TrainConfig, "val_split", type=fraction)
+    add_setting(train, TrainConfig, "seed", type=int)
+    add_setting(train, TrainConfig, "strategy")
+    add_setting(train, TrainConfig, "mixed_precision")
+    add_setting(train, TrainConfig, "xla")
     train.add_argument("--force", action="store_true",
                        help="overwrite an existing run folder (and discard another job's interrupted training)")
     train.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
@@ -144,29 +159,24 @@ def build_parser() -> argparse.ArgumentParser:
                           help="file to write: MIDI for music and ABC runs (numbered with -n), text for text runs")
     generate.add_argument("--run", default=None, metavar="RUN_DIR",
                           help="run folder (default: the pretrained music run shipped with jazzlstm)")
-    generate.add_argument("-n", "--num-outputs", type=positive_int, default=1, help="how many pieces or samples "
-                          "(default: %(default)s)")
-    generate.add_argument("--temperature", type=positive_float, default=1.0, help="sampling temperature (default: %(default)s)")
-    generate.add_argument("--top-k", type=positive_int, default=None,
-                          help="sample among the k most likely tokens (a k above the vocabulary size: all)")
-    generate.add_argument("--greedy", action="store_true", help="always take the most likely token")
-    generate.add_argument("--seed", type=int, default=0, help="random seed: same seed, same output (default: %(default)s)")
-    generate.add_argument("--tempo", type=positive_float, default=120.0, help="tempo in BPM (default: %(default)s)")
+    add_setting(generate, SamplingConfig, "n", "-n", "--num-outputs", type=positive_int)
+    add_setting(generate, SamplingConfig, "temperature", type=positive_float)
+    add_setting(generate, SamplingConfig, "top_k", type=positive_int)
+    add_setting(generate, SamplingConfig, "greedy")
+    add_setting(generate, SamplingConfig, "seed", type=int)
+    add_setting(generate, MusicConfig, "tempo", type=positive_float)
     generate.add_argument("--force", action="store_true", help="overwrite existing output files")
     generate.add_argument("--wav", action="store_true",
                           help="music and ABC runs: also render each MIDI file as audio, OUT.wav beside "
                                "OUT.mid (as jazzlstm render does)")
     music = generate.add_argument_group("music runs")
-    music.add_argument("--bars", type=positive_int, default=MUSIC_FLAGS["bars"], help="bars to generate (default: %(default)s)")
-    music.add_argument("--chords", default=None, metavar='"Dm7 G7 Cmaj7 Cmaj7"',
-                       help="chord progression, one chord per bar, cycled to fill --bars")
-    music.add_argument("--chords-from", default=None, metavar="FILE", help="take the chords of a MIDI/MusicXML file")
-    music.add_argument("--primer", default=None, metavar="FILE.mid", help="continue the melody of this file")
+    add_setting(music, MusicConfig, "bars", type=positive_int)
+    add_setting(music, MusicConfig, "chords", metavar='"Dm7 G7 Cmaj7 Cmaj7"')
+    add_setting(music, MusicConfig, "chords_from", metavar="FILE")
+    add_setting(music, MusicConfig, "primer", metavar="FILE.mid")
     text = generate.add_argument_group("text and ABC runs")
-    text.add_argument("--length", type=positive_int, default=None,
-                      help="characters per sample, at most (default: 200; ABC tunes: 1000); samples of a "
-                           "--lines or ABC run stop at their end token")
-    text.add_argument("--prime", default=None, metavar="TEXT", help="start every sample with this text")
+    add_setting(text, TextConfig, "length", type=positive_int)
+    add_setting(text, TextConfig, "prime", metavar="TEXT")
     text.add_argument("--out", dest="out_file", default=None, metavar="FILE",
                       help="write the samples to FILE instead of printing them")
     generate.set_defaults(handler=run_generate)
@@ -194,8 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            "follows OUT's suffix (.png, .svg, .pdf).")
     plot.add_argument("files", nargs="+", metavar="FILE", help="IN.mid OUT.png, or OUT.png with --run")
     plot.add_argument("--run", default=None, metavar="RUN_DIR", help="plot this run folder's history.json")
-    plot.add_argument("--melody-track", type=melody_track_arg, default=None, metavar="INDEX|NAME",
-                      help="use this track as the melody instead of the automatic choice")
+    add_setting(plot, CorpusConfig, "melody_track", type=melody_track_arg, metavar="INDEX|NAME")
     plot.add_argument("--force", action="store_true", help="overwrite an existing image")
     plot.set_defaults(handler=run_plot)
     return parser
@@ -203,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def sample_rate_arg(value: str) -> int:
     """``--sample-rate``: a whole number of Hz in the range FluidSynth accepts."""
-    from .render import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+    from jazzlstm.music.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 
     rate = positive_int(value)
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
@@ -212,14 +221,13 @@ def sample_rate_arg(value: str) -> int:
 
 
 def corpus_from_args(args: argparse.Namespace, path: str | Path):
-    from .corpus import load_corpus
+    from jazzlstm.data.corpus import load_corpus
 
-    return load_corpus(path, encoding=args.encoding, melody_track=args.melody_track, transpose=args.transpose,
-                       workers=args.workers, cache=not args.no_cache, progress=sys.stderr.isatty())
+    return load_corpus(path, CorpusConfig(**settings_of(args, CorpusConfig)), progress=sys.stderr.isatty())
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from .inspect_report import corpus_report
+    from jazzlstm.data.report import corpus_report
 
     corpus = corpus_from_args(args, args.midi)
     print(corpus_report(corpus, show_tokens=max(0, args.tokens)))
@@ -242,7 +250,7 @@ def import_tensorflow_quietly() -> None:
             os.dup2(devnull.fileno(), 2)
             import tensorflow  # noqa: F401
 
-            from .distribute import configure_threads
+            from jazzlstm.training.distribute import configure_threads
 
             configure_threads()  # before the runtime starts
             if not os.environ.get("TF_CONFIG"):
@@ -255,18 +263,15 @@ def import_tensorflow_quietly() -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .api import train, train_abc, train_text
-    from .resources import bundled_samples_dir
-
-    from .fileio import refuse_existing
+    from jazzlstm.api import train, train_abc, train_text
+    from jazzlstm.fileio import refuse_existing
+    from jazzlstm.resources import bundled_samples_dir
 
     refuse_existing(args.out, args.force)  # before any data is read
     if args.layout and args.text is None:
-        raise JazzLSTMError(f"--{args.layout} applies to --text only")
-    common = dict(out=args.out, epochs=args.epochs, batch_size=args.batch_size, n_a=args.n_a, tx=args.tx,
-                  lr=args.lr, clipnorm=args.clipnorm or None, val_split=args.val_split, seed=args.seed,
-                  force=args.force, verbose=2 if args.quiet else 1, strategy=args.strategy,
-                  mixed_precision=args.mixed_precision, xla=args.xla)
+        raise UsageError(f"--{args.layout} applies to --text only")
+    common = dict(out=args.out, force=args.force, verbose=2 if args.quiet else 1,
+                  **settings_of(args, ModelConfig, TrainConfig))
     if args.text is not None:
         import_tensorflow_quietly()
         run = train_text(args.text, layout=args.layout or "stream", **common)
@@ -277,7 +282,7 @@ def run_train(args: argparse.Namespace) -> int:
         # The corpus is read before TensorFlow is imported, so the reader pool can fork.
         corpus = corpus_from_args(args, args.midi or str(bundled_samples_dir()))
         import_tensorflow_quietly()
-        run = train(corpus=corpus, stride=args.stride, **{**common, "tx": args.tx or 30})
+        run = train(corpus=corpus, **common)
     best = run.history.get("best_epoch", 0)
     monitor = run.history.get("monitor", "loss")
     value = run.history.get(monitor, [float("nan")])[best - 1] if best else float("nan")
@@ -289,12 +294,12 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-MUSIC_FLAGS = {"bars": 8, "chords": None, "chords_from": None, "primer": None}
-TEXT_FLAGS = {"length": None, "prime": None, "out_file": None}
+MUSIC_FLAGS = ("bars", "chords", "chords_from", "primer")
+TEXT_FLAGS = ("length", "prime", "out_file")
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from .runs import read_data_config
+    from jazzlstm.runs import read_data_config
 
     run_dir = args.run or _default_run()
     data_config = read_data_config(run_dir)  # the mode decides the outputs; no TensorFlow yet
@@ -305,37 +310,35 @@ def run_generate(args: argparse.Namespace) -> int:
     return _generate_music(args, run_dir)
 
 
-def _refuse(args: argparse.Namespace, flags: dict, why: str) -> None:
-    """One clear error for flags that belong to the other kind of run."""
+def _refuse(args: argparse.Namespace, flags: Sequence[str], why: str) -> None:
+    """One clear error for flags that belong to the other kind of run (given other than default)."""
+    defaults = {**asdict(MusicConfig()), **asdict(TextConfig()), "out_file": None}
     given = [f"--{name.replace('_', '-')}" if name != "out_file" else "--out"
-             for name, default in flags.items() if getattr(args, name) != default]
+             for name in flags if getattr(args, name) != defaults[name]]
     if given:
         raise JazzLSTMError(f"{', '.join(given)}: not for this run ({why})")
 
 
 def _generate_music(args: argparse.Namespace, run_dir: str) -> int:
-    from .api import generate
-    from .fileio import check_writable, numbered_paths
+    from jazzlstm.api import generate
+    from jazzlstm.fileio import check_writable, numbered_paths
 
     if args.out is None:
         raise JazzLSTMError("generate: give the MIDI file to write, e.g. jazzlstm generate solo.mid")
-    for path in numbered_paths(args.out, args.num_outputs, default_suffix=".mid"):  # before loading
+    for path in numbered_paths(args.out, args.n, default_suffix=".mid"):  # before loading
         check_writable(path, args.force)
         if args.wav:
             check_writable(wav_beside(path), args.force)
     if args.chords:
-        from .errors import BadChordError
-        from .harmony import parse_progression
+        from jazzlstm.errors import BadChordError
+        from jazzlstm.music.harmony import parse_progression
 
         try:
             parse_progression(args.chords)
         except BadChordError as exc:
             raise BadChordError(f"--chords: {exc}") from None
     import_tensorflow_quietly()
-    written = generate(run_dir, args.out, bars=args.bars, chords=args.chords,
-                       chords_from=args.chords_from, temperature=args.temperature, top_k=args.top_k,
-                       greedy=args.greedy, seed=args.seed, tempo=args.tempo, primer=args.primer,
-                       num_outputs=args.num_outputs, force=args.force)
+    written = generate(run_dir, args.out, force=args.force, **settings_of(args, SamplingConfig, MusicConfig))
     for path in written:
         print(f"jazzlstm: wrote {path}")
     if args.wav:
@@ -353,7 +356,7 @@ def wav_beside(midi: Path) -> Path:
 
 def render_beside(midi_files: Sequence[Path], force: bool) -> None:
     """``--wav``: render every MIDI file just written; the built-in synthesizer notice once."""
-    from .render import render_wav
+    from jazzlstm.music.audio import render_wav
 
     noticed = False
     for midi in midi_files:
@@ -365,14 +368,13 @@ def render_beside(midi_files: Sequence[Path], force: bool) -> None:
 
 
 def _generate_text(args: argparse.Namespace, run_dir: str, mode: str) -> int:
-    from .fileio import check_writable, numbered_paths
-    from .runs import load_run
-    from .textgen import TextOptions, render_tunes, sample_texts, write_texts
+    from jazzlstm.api import generate_text, generate_tunes
+    from jazzlstm.fileio import check_writable, numbered_paths
+    from jazzlstm.generation.text import write_texts
+    from jazzlstm.runs import load_run
 
-    options = TextOptions(n=args.num_outputs, length=args.length, prime=args.prime, temperature=args.temperature,
-                          top_k=args.top_k, greedy=args.greedy, seed=args.seed)
     if args.out is not None and args.out_file is not None:
-        raise JazzLSTMError(f"give one output: {args.out} or --out {args.out_file}")
+        raise UsageError(f"give one output: {args.out} or --out {args.out_file}")
     midi_out = args.out if mode == "abc" else None
     text_out = args.out_file if mode == "abc" else (args.out_file or args.out)
     if args.wav and midi_out is None:
@@ -381,21 +383,19 @@ def _generate_text(args: argparse.Namespace, run_dir: str, mode: str) -> int:
     if text_out is not None:
         check_writable(text_out, args.force)
     if args.wav:
-        for path in numbered_paths(midi_out, args.num_outputs, default_suffix=".mid"):
+        for path in numbered_paths(midi_out, args.n, default_suffix=".mid"):
             check_writable(wav_beside(path), args.force)
+    settings = settings_of(args, SamplingConfig, TextConfig)
     import_tensorflow_quietly()
     run = load_run(run_dir)
     if midi_out is not None:
-        written, rejected = render_tunes(run, options, midi_out, force=args.force, tempo=args.tempo)
-        if rejected:
-            print(f"jazzlstm: {len(rejected)} generated tune(s) did not parse and were sampled again "
-                  f"({'; '.join(dict.fromkeys(rejected))[:300]})", file=sys.stderr)
+        written = generate_tunes(run, midi_out, force=args.force, verbose=True, tempo=args.tempo, **settings)
         for path in written:
             print(f"jazzlstm: wrote {path} and {path.with_suffix('.abc')}")
         if args.wav:
             render_beside(written, args.force)
         return 0
-    texts = sample_texts(run, options)
+    texts = generate_text(run, **settings)
     # Tunes span several lines: a blank line keeps them apart.
     written = write_texts(texts, text_out, force=args.force, separator="\n\n" if mode == "abc" else "\n")
     for path in written:
@@ -404,7 +404,7 @@ def _generate_text(args: argparse.Namespace, run_dir: str, mode: str) -> int:
 
 
 def run_render(args: argparse.Namespace) -> int:
-    from .render import render_wav
+    from jazzlstm.music.audio import render_wav
 
     result = render_wav(args.midi, args.wav, sample_rate=args.sample_rate, soundfont=args.soundfont,
                         force=args.force)
@@ -415,7 +415,7 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from .plot import plot_history, plot_piano_roll
+    from jazzlstm.plot import plot_history, plot_piano_roll
 
     if args.run is not None:
         if len(args.files) != 1:
@@ -433,7 +433,7 @@ def run_plot(args: argparse.Namespace) -> int:
 
 
 def _default_run() -> str:
-    from .resources import pretrained_run_dir
+    from jazzlstm.resources import pretrained_run_dir
 
     path = pretrained_run_dir()
     if not path.is_dir():

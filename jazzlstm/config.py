@@ -1,22 +1,43 @@
-"""Frozen configuration records, saved as JSON in every run folder."""
+"""Every setting's default, help text and validation, once: frozen dataclasses.
+
+The CLI builds its flags from these fields (default and help included), the Python API takes
+them as keyword arguments, and run folders save the model, training and data records as JSON.
+"""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Type, TypeVar
+from typing import Any, Mapping, Type, TypeVar
 
-from .errors import JazzLSTMError
+from jazzlstm.errors import ConfigError, JazzLSTMError
 
 T = TypeVar("T")
+
+MUSIC_TX = 30
+"""Tokens per training window for music."""
+STREAM_TX = 64
+"""Window length for running text and ABC tunes: the longest window the fast path unrolls."""
+MAX_LINE_TX = 128
+"""Longest window for one-sample-per-line text; longer lines are cut into several windows."""
+STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
+"""The ``tf.distribute`` strategies training can run under (see :mod:`jazzlstm.training.distribute`)."""
+DEFAULT_RUN_DIR = "jazzlstm-run"
+"""The run folder ``train`` writes when none is named."""
+
+
+def setting(default: Any, help: str, **cli: Any) -> Any:
+    """A dataclass field with its command-line help (``cli``: extra argparse options)."""
+    return field(default=default, metadata={"help": help, **cli})
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape of the network: vocabulary size, LSTM units, unrolled length."""
+    """Shape of the network. ``n_values`` comes from the vocabulary and ``tx`` from the data's
+    layout when not given (30 for music, 64 for running text, the longest line for lines)."""
 
-    n_values: int
-    n_a: int = 64
-    tx: int = 30
+    n_values: int | None = None
+    n_a: int = setting(64, "LSTM units")
+    tx: int | None = setting(None, "tokens per training window (default: 30 for music, 64 for running text "
+                                   "and ABC, the longest line for --lines)")
 
     def __post_init__(self) -> None:
         _require_positive(self, "n_values", "n_a", "tx")
@@ -26,23 +47,53 @@ class ModelConfig:
 class TrainConfig:
     """How a model is fitted."""
 
-    epochs: int = 40
-    batch_size: int = 32
-    lr: float = 0.01
-    clipnorm: float | None = 1.0
-    val_split: float = 0.1
-    stride: int = 1
-    seed: int = 0
-    strategy: str = "auto"
-    mixed_precision: bool = False
-    xla: bool = False
+    epochs: int = setting(40, "training epochs")
+    batch_size: int = setting(32, "global batch size; for running text, the number of parallel streams")
+    lr: float = setting(0.01, "Adam learning rate")
+    clipnorm: float | None = setting(1.0, "gradient clipping norm, 0 for none")
+    val_split: float = setting(0.1, "share held out for validation: files (music), lines, or the end of the text")
+    stride: int = setting(1, "music: tokens between window starts")
+    seed: int = setting(0, "random seed")
+    strategy: str = setting("auto", "tf.distribute strategy: auto picks a TPU, a TF_CONFIG cluster, several "
+                                    "GPUs (mirrored), one GPU or the CPU, in that order", choices=STRATEGIES)
+    mixed_precision: bool = setting(False, "compute the LSTM in float16 (GPU) or bfloat16 (TPU, CPU); "
+                                           "the softmax stays float32")
+    xla: bool = setting(False, "compile training steps with XLA")
 
     def __post_init__(self) -> None:
-        _require_positive(self, "epochs", "batch_size", "lr", "stride")
-        if self.clipnorm is not None and self.clipnorm <= 0:
-            raise JazzLSTMError(f"clipnorm must be positive, got {self.clipnorm}")
+        if self.clipnorm == 0:
+            object.__setattr__(self, "clipnorm", None)  # 0 means no clipping, as on the command line
+        _require_positive(self, "epochs", "batch_size", "lr", "stride", "clipnorm")
         if not 0.0 <= self.val_split < 1.0:
-            raise JazzLSTMError(f"val_split must be in [0, 1), got {self.val_split}")
+            raise ConfigError(f"val_split must be in [0, 1), got {self.val_split}")
+        _require_choice(self, "strategy", STRATEGIES)
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """How music files are read and tokenized (and so what the cache is keyed by)."""
+
+    encoding: str = setting("grammar", "token encoding: jazz grammar (chord-relative) or plain notes")
+    melody_track: int | str | None = setting(None, "use this track (index or name) as the melody instead of "
+                                                   "the automatic choice")
+    transpose: str = setting("none", "notes encoding: transpose to C major/A minor ('key') or by N semitones")
+    augment: tuple[int, ...] = setting((), "notes encoding: extra transpositions in semitones")
+    workers: int | None = setting(None, "reader processes (default: one per core)")
+    cache: bool | str = setting(True, "reuse files already read: True for ~/.cache/jazzlstm (or "
+                                      "$JAZZLSTM_CACHE_DIR), a folder, or False to re-read every file")
+
+    def __post_init__(self) -> None:
+        from jazzlstm.tokens.registry import music_tokenizer_names  # no cycle: tokens import no config
+
+        _require_choice(self, "encoding", music_tokenizer_names())
+        object.__setattr__(self, "transpose", str(self.transpose))
+        object.__setattr__(self, "augment", tuple(int(a) for a in self.augment))
+        if self.transpose not in ("none", "key"):
+            try:
+                int(self.transpose)
+            except ValueError:
+                raise ConfigError(f"transpose must be 'none', 'key' or semitones, not {self.transpose!r}") from None
+        _require_positive(self, "workers")
 
 
 @dataclass(frozen=True)
@@ -50,12 +101,23 @@ class DataConfig:
     """What the model was trained on: the mode, the encoding and how samples were laid out."""
 
     mode: str = "music"               # music | text | abc
-    encoding: str = "grammar"         # grammar | notes | chars
+    encoding: str = "grammar"         # a tokenizer name (see jazzlstm.tokens.registry)
     melody_track: int | str | None = None
     transpose: str = "none"
     sources: tuple[str, ...] = field(default_factory=tuple)
     text_layout: str | None = None    # text and abc: lines | stream
     end_token: str | None = None      # the token that starts and ends a sample (lines, tunes)
+    tokenizer: dict = field(default_factory=dict)  # Tokenizer.config(); empty in runs of jazzlstm 0.1
+
+    def tokenizer_config(self) -> dict:
+        """The tokenizer's config; for runs written before tokenizers saved one, rebuilt from
+        the encoding settings they did save."""
+        from jazzlstm.tokens.registry import own_options
+
+        if self.tokenizer:
+            return dict(self.tokenizer)
+        saved = {"transpose": self.transpose, "end_token": self.end_token}
+        return {"name": self.encoding, "version": 1, **own_options(self.encoding, saved)}
 
     @property
     def layout(self) -> str:
@@ -67,11 +129,77 @@ class DataConfig:
         return self.mode in ("text", "abc")
 
 
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How token sequences are drawn from a model (music and text alike)."""
+
+    n: int = setting(1, "how many pieces or samples")
+    temperature: float = setting(1.0, "sampling temperature")
+    top_k: int | None = setting(None, "sample among the k most likely tokens (a k above the vocabulary size: all)")
+    greedy: bool = setting(False, "always take the most likely token")
+    seed: int = setting(0, "random seed: same seed, same output")
+
+    def __post_init__(self) -> None:
+        _require_positive(self, "n", "temperature", "top_k")
+        if self.temperature == float("inf"):
+            raise ConfigError(f"temperature must be finite, got {self.temperature}")
+
+    def sampler_options(self, n_values: int) -> dict[str, Any]:
+        """Keyword arguments for :meth:`jazzlstm.model.sampling.Sampler.sample` over a vocabulary
+        of ``n_values`` tokens (a ``top_k`` beyond it restricts nothing: every token)."""
+        top_k = None if self.top_k is None else min(self.top_k, n_values)
+        return {"temperature": self.temperature, "top_k": top_k, "greedy": self.greedy, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class MusicConfig:
+    """What music to generate over which chords."""
+
+    bars: int = setting(8, "bars to generate")
+    chords: str | None = setting(None, "chord progression, one chord per bar, cycled to fill --bars")
+    chords_from: str | None = setting(None, "take the chords of a MIDI/MusicXML file")
+    primer: str | None = setting(None, "continue the melody of this file")
+    tempo: float = setting(120.0, "tempo in BPM")
+
+    def __post_init__(self) -> None:
+        _require_positive(self, "bars", "tempo")
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """What text to generate from a character run."""
+
+    length: int | None = setting(None, "characters per sample, at most (default: 200; ABC tunes: 1000); samples "
+                                       "of a --lines or ABC run stop at their end token")
+    prime: str | None = setting(None, "start every sample with this text")
+
+    def __post_init__(self) -> None:
+        _require_positive(self, "length")
+
+
 def _require_positive(obj: Any, *names: str) -> None:
+    """Each named value, where given (not None), must be above zero."""
     for name in names:
         value = getattr(obj, name)
-        if value <= 0:
-            raise JazzLSTMError(f"{name} must be positive, got {value}")
+        if value is not None and not value > 0:
+            raise ConfigError(f"{name} must be positive, got {value}")
+
+
+def _require_choice(obj: Any, name: str, choices: tuple[str, ...]) -> None:
+    value = getattr(obj, name)
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+
+
+def split_settings(settings: Mapping[str, Any], *classes: type) -> list[Any]:
+    """Build one record of each class from keyword ``settings`` (each name goes to the class
+    that has it); a name no class has is an error naming it."""
+    names = [{f.name for f in fields(cls)} for cls in classes]
+    unknown = sorted(set(settings) - set().union(*names))
+    if unknown:
+        known = sorted(set().union(*names))
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)} (known: {', '.join(known)})")
+    return [cls(**{k: v for k, v in settings.items() if k in own}) for cls, own in zip(classes, names)]
 
 
 def to_dict(config: Any) -> dict:
@@ -86,7 +214,3 @@ def from_dict(cls: Type[T], data: dict) -> T:
         return cls(**values)
     except TypeError as exc:
         raise JazzLSTMError(f"bad {cls.__name__} in config.json ({exc})") from None
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=1, sort_keys=True)

@@ -35,6 +35,12 @@ class NoUsableFilesError(JazzLSTMError):
     exit_code = 2
 
 
+class ConfigError(JazzLSTMError, ValueError):
+    """A setting with a value it cannot take (see :mod:`jazzlstm.config`); exit code 2 like a bad flag."""
+
+    exit_code = 2
+
+
 class BadChordError(JazzLSTMError, ValueError):
     """A chord name that cannot be parsed."""
 

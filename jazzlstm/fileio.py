@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import JazzLSTMError, OutputExistsError
+from jazzlstm.errors import JazzLSTMError, OutputExistsError
 
 
 def refuse_existing(target: str | Path, force: bool) -> None:

@@ -17,10 +17,10 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from .errors import JazzLSTMError
-from .fileio import atomic_path, check_writable, refuse_input_as_output
-from .harmony import NOTE_NAMES, chord_tones, note_type
-from .score import Chord, Score, TimeSignature, bar_starts, chord_at
+from jazzlstm.errors import JazzLSTMError
+from jazzlstm.fileio import atomic_path, check_writable, refuse_input_as_output
+from jazzlstm.music.harmony import NOTE_NAMES, chord_tones, note_type
+from jazzlstm.music.score import Chord, Score, TimeSignature, bar_starts, chord_at
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -43,7 +43,7 @@ DPI = 110
 def plot_piano_roll(path: str | Path, out: str | Path, force: bool = False,
                     melody_track: int | str | None = None) -> Path:
     """Read a MIDI/MusicXML file as jazzlstm does and draw its melody and chords to ``out``."""
-    from .corpus import read_score
+    from jazzlstm.music.reading import read_score
 
     out = check_image_path(out, force)
     refuse_input_as_output(out, path)
@@ -60,7 +60,7 @@ def plot_history(run_dir: str | Path, out: str | Path, force: bool = False) -> P
 
 def read_history(run_dir: str | Path) -> dict:
     """``history.json`` of a run folder, checked to hold a per-epoch loss (one-line errors)."""
-    from .runs import HISTORY_FILE, _read_json
+    from jazzlstm.runs import HISTORY_FILE, _read_json
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

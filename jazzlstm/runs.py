@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._version import __version__
-from .config import DataConfig, ModelConfig, TrainConfig, from_dict, to_dict
-from .errors import JazzLSTMError
-from .fileio import current_umask, refuse_existing, write_json_atomic
-from .score import Chord
-from .vocab import Vocabulary
+from jazzlstm._version import __version__
+from jazzlstm.config import DataConfig, ModelConfig, TrainConfig, from_dict, to_dict
+from jazzlstm.errors import JazzLSTMError
+from jazzlstm.fileio import current_umask, refuse_existing, write_json_atomic
+from jazzlstm.music.score import Chord
+from jazzlstm.tokens.base import Tokenizer
+from jazzlstm.tokens.registry import tokenizer_from_config
+from jazzlstm.tokens.vocab import Vocabulary
 
 MODEL_FILE, VOCAB_FILE, CONFIG_FILE, CHORDS_FILE, HISTORY_FILE = (
     "model.keras", "vocab.json", "config.json", "chords.json", "history.json")
@@ -41,6 +43,11 @@ class Run:
     progressions: list[list[Chord]] = field(default_factory=list)
     history: dict = field(default_factory=dict)
     version: str = __version__
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The tokenizer the run's tokens were made with (see :mod:`jazzlstm.tokens.registry`)."""
+        return tokenizer_from_config(self.data_config.tokenizer_config(), where=str(self.path or "run"))
 
 
 def staging_dir(target: Path, force: bool) -> Path:
@@ -88,20 +95,6 @@ def publish(staging: Path, target: Path) -> Path:
     return target
 
 
-def save_run(run: Run, target: str | Path, force: bool = False) -> Path:
-    """Write ``run`` (model included) to ``target`` atomically."""
-    from .model import save_model
-
-    target = Path(target)
-    staging = staging_dir(target, force)
-    try:
-        save_model(run.model, staging / MODEL_FILE)
-        write_metadata(staging, run)
-        return publish(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -134,7 +127,10 @@ def load_run(path: str | Path) -> Run:
     """Restore model, vocabulary, settings and chords from a run folder (and check they agree)."""
     path = Path(path)
     model_config, train_config, data_config, version = read_configs(path)
+    tokenizer_from_config(data_config.tokenizer_config(), where=str(path / CONFIG_FILE))  # a known version?
     vocab = Vocabulary.load(path / VOCAB_FILE)
+    if model_config.n_values is None or model_config.tx is None:
+        raise JazzLSTMError(f"{path / CONFIG_FILE}: the model settings lack n_values or tx")
     if len(vocab) != model_config.n_values:
         raise JazzLSTMError(f"{path}: the vocabulary has {len(vocab)} tokens but the model expects "
                             f"{model_config.n_values}")
@@ -150,7 +146,7 @@ def load_run(path: str | Path) -> Run:
 
 
 def _load_model(path: Path, model_config: ModelConfig):
-    from .model import load_model
+    from jazzlstm.model import load_model
 
     try:
         return load_model(path, tx=model_config.tx)

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import pretty_midi
 
-from jazzlstm.harmony import chord_tones, parse_chord
+from jazzlstm.music.harmony import chord_tones, parse_chord
 
 
 @dataclass
@@ -113,7 +113,7 @@ def lead_notes(seed: int = 0, bars: int = 8, progression: Sequence[str] = PROGRE
 
 def progression_labels(bars: int = 8, progression: Sequence[str] = PROGRESSION) -> list[str]:
     """The chord label written in each bar by :func:`chord_notes` (canonical spelling)."""
-    from jazzlstm.harmony import chord_label
+    from jazzlstm.music.harmony import chord_label
 
     return [chord_label(*parse_chord(progression[bar % len(progression)])) for bar in range(bars)]
 

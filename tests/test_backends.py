@@ -18,19 +18,20 @@ weights = np.load(sys.argv[1])
 ids = np.load(sys.argv[2])
 out = {}
 for implementation in ("unrolled", "loop", "fused"):
-    jazz = JazzLSTM(20, n_a=8, tx=ids.shape[1], implementation=implementation)
+    jazz = JazzLSTM.create(20, n_a=8, tx=ids.shape[1], implementation=implementation)
     jazz.training_model.set_weights([weights[f"w{i}"] for i in range(len(weights.files))])
     out[implementation] = np.asarray(jazz.training_model(ids)).tolist()
 print(json.dumps({"tensorflow_imported": "tensorflow" in sys.modules, "out": out}))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed (pip install jax)")
 def test_the_training_model_computes_the_same_on_jax_without_tensorflow(tmp_path):
     from jazzlstm.model import JazzLSTM
 
     ids = np.random.default_rng(1).integers(0, 20, size=(4, 12)).astype("int32")
-    jazz = JazzLSTM(20, n_a=8, tx=12, seed=0)
+    jazz = JazzLSTM.create(20, n_a=8, tx=12, seed=0)
     expected = np.asarray(jazz.training_model(ids))
     np.savez(tmp_path / "weights.npz", **{f"w{i}": w for i, w in enumerate(jazz.training_model.get_weights())})
     np.save(tmp_path / "ids.npy", ids)

@@ -52,6 +52,7 @@ def test_single_bad_file_in_folder(tmp_path, capsys, name, writer, reason):
     assert out == ""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, writer, reason", [BAD_FILES[0], BAD_FILES[1]], ids=BAD_IDS[:2])
 def test_single_bad_file_subprocess_no_traceback(tmp_path, run_cli, name, writer, reason):
     folder = tmp_path / "music"
@@ -96,6 +97,7 @@ def test_mixed_folder_skips_bad_files_with_reasons(tmp_path, capsys):
     assert f"{len(good) + len(bad)} file(s): {len(good)} usable, {len(bad)} skipped" in out
 
 
+@pytest.mark.slow
 def test_mixed_folder_subprocess(tmp_path, run_cli):
     folder = tmp_path / "mixed"
     folder.mkdir()
@@ -111,7 +113,7 @@ def test_mixed_folder_subprocess(tmp_path, run_cli):
 
 
 def test_corrupt_musicxml_is_skipped_with_reason(tmp_path):
-    from jazzlstm.corpus import load_corpus
+    from jazzlstm.data.corpus import load_corpus
 
     write_trio(tmp_path / "good.mid")
     broken = write_garbage_musicxml(tmp_path / "broken.musicxml")
@@ -134,6 +136,7 @@ def test_nonexistent_path(tmp_path, capsys):
     assert_one_error_line(capsys.readouterr().err, str(missing), "no such file or folder")
 
 
+@pytest.mark.slow
 def test_nonexistent_path_subprocess(tmp_path, run_cli):
     result = run_cli("inspect", "--midi", tmp_path / "nowhere.mid")
     assert result.returncode != 0

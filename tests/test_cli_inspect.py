@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 
 from jazzlstm.cli import main
-from jazzlstm.corpus import SUPPORTED_SUFFIXES, load_corpus
+from jazzlstm.data.corpus import load_corpus
+from jazzlstm.music.reading import SUPPORTED_SUFFIXES
 from midi_factory import (TrackSpec, bass_notes, chord_notes, drum_notes, melody_notes, write_text_as_midi,
                           write_tracks, write_trio)
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = REPO_ROOT / "midi_samples"
+from samples import SAMPLES_DIR as SAMPLES, sample_files
 
 
 def parse_report(out: str) -> tuple[dict[str, list[str]], list[str]]:
@@ -129,6 +128,7 @@ def test_inspect_notes_encoding_and_override(tmp_path, capsys):
     assert re.fullmatch(r"vocabulary: \d+ distinct notes tokens", tail[-1])
 
 
+@pytest.mark.slow
 def test_inspect_subprocess(tmp_path, run_cli):
     trio = write_trio(tmp_path / "trio.mid")
     result = run_cli("inspect", "--midi", tmp_path, "--tokens", "0")
@@ -141,14 +141,8 @@ def test_inspect_subprocess(tmp_path, run_cli):
     assert re.fullmatch(r"vocabulary: [1-9]\d* distinct grammar tokens", tail[-1])
 
 
-def _sample_files() -> list[Path]:
-    if not SAMPLES.is_dir():
-        return []
-    return sorted(p for p in SAMPLES.rglob("*") if p.is_file() and p.suffix.lower() in (".mid", ".midi"))
-
-
 def test_inspect_bundled_midi_samples(capsys):
-    midi = _sample_files()
+    midi = sample_files((".mid", ".midi"))
     if not midi:
         pytest.skip("midi_samples/ has no .mid files yet")
     music = sorted(str(p) for p in SAMPLES.rglob("*")

@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-import jazzlstm.corpus as corpus_module
-from jazzlstm.corpus import load_corpus, read_score
+import jazzlstm.data.corpus as corpus_module
+from jazzlstm.data.corpus import load_corpus
+from jazzlstm.music.reading import read_score
 from jazzlstm.errors import NoUsableFilesError
-from jazzlstm.score import score_to_dict
+from jazzlstm.music.score import score_to_dict
 from midi_factory import (TrackSpec, bass_notes, chord_notes, melody_notes, write_empty, write_text_as_midi,
                           write_tracks, write_trio)
-from conftest import subprocess_env
+from conftest import run_python
 
 QUIET = dict(progress=False)
 
@@ -227,21 +226,20 @@ def _pitches(tokens: list[str]) -> list[int]:
 
 VOCAB_SCRIPT = """
 import json, sys
-from jazzlstm.corpus import load_corpus
+from jazzlstm.data.corpus import load_corpus
 corpus = load_corpus(sys.argv[1], encoding=sys.argv[2], cache=False, progress=False, workers=1)
 print(json.dumps(corpus.vocabulary().to_json()))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoding", ["grammar", "notes"])
 def test_vocabulary_identical_across_processes(tmp_path, encoding):
     for i in range(3):
         write_trio(tmp_path / f"tune{i}.mid", seed=10 + i)
     outputs = []
     for hash_seed in ("1", "4242"):  # different set/dict iteration orders in each process
-        result = subprocess.run([sys.executable, "-c", VOCAB_SCRIPT, str(tmp_path), encoding],
-                                env=subprocess_env(PYTHONHASHSEED=hash_seed), capture_output=True, text=True,
-                                timeout=60)
+        result = run_python(VOCAB_SCRIPT, tmp_path, encoding, timeout=60, PYTHONHASHSEED=hash_seed)
         assert result.returncode == 0, result.stderr
         outputs.append(json.loads(result.stdout))
     assert outputs[0] == outputs[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jazzlstm.dataset import batch_rows, make_dataset
+from jazzlstm.training.pipeline import batch_rows, make_dataset
 
 ROWS = np.arange(10)[:, None].repeat(4, 1).astype("int32")  # window i is [i, i, i, i]
 
@@ -61,7 +61,7 @@ def test_fit_trains_each_epoch_on_its_own_permutation_once():
     import keras
     import tensorflow as tf
 
-    from jazzlstm.training import ShuffleEpoch, fit_steps
+    from jazzlstm.training.fit import ShuffleEpoch, fit_steps
 
     class Recorder(keras.layers.Layer):
         """Logs the window numbers of every training batch it sees, in order."""

@@ -3,16 +3,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from jazzlstm.distribute import Hardware, choose, cluster_workers, is_chief, task, tf_config, tpu_attached
+from jazzlstm.training.distribute import Hardware, choose, cluster_workers, is_chief, task, tf_config, tpu_attached
 from jazzlstm.errors import JazzLSTMError
 
-from conftest import Cluster, run_python_json, subprocess_env
+from conftest import Cluster, run_python, run_python_json
 from samples import small_corpus
 
 
@@ -85,7 +83,7 @@ def test_lstm_cell_is_eligible_for_the_cudnn_kernel():
 
     from jazzlstm.model import JazzLSTM
 
-    lstm = JazzLSTM(5, n_a=4).LSTM_cell
+    lstm = JazzLSTM.create(5, n_a=4).LSTM_cell
     assert _do_lstm_arguments_support_cudnn(lstm.cell.activation, lstm.cell.recurrent_activation, lstm.unroll,
                                             lstm.cell.use_bias)
     assert lstm.cell.recurrent_dropout == 0 and lstm.cell.dropout == 0
@@ -103,9 +101,9 @@ MIRRORED_SCRIPT = TWO_LOGICAL_CPUS + textwrap.dedent("""
     import json, tempfile
     import numpy as np
 
-    from jazzlstm.checkpoints import Backups
+    from jazzlstm.training.checkpoints import Backups
     from jazzlstm.config import ModelConfig, TrainConfig
-    from jazzlstm.training import Windows, fit_model
+    from jazzlstm.training.fit import Windows, fit_model
 
     rows = np.random.default_rng(0).integers(0, 12, size=(96, 9)).astype("int32")
     out = {}
@@ -120,6 +118,7 @@ MIRRORED_SCRIPT = TWO_LOGICAL_CPUS + textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_logical_cpus_matches_one_device():
     import numpy as np
 
@@ -132,13 +131,13 @@ def test_mirrored_on_two_logical_cpus_matches_one_device():
         np.testing.assert_allclose(b, a, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_two_workers_train_together_and_only_the_chief_writes(tmp_path):
     corpus = small_corpus(tmp_path / "corpus")
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "jazzlstm", "train", "--midi", str(corpus), "--out", str(out),
-               "--strategy", "multi-worker", "--epochs", "2", "--n-a", "8", "--tx", "12", "--batch-size", "32",
-               "--val-split", "0", "--quiet", "--no-cache"]
-    with Cluster(command, tmp_path) as cluster:
+    args = ["train", "--midi", str(corpus), "--out", str(out), "--strategy", "multi-worker", "--epochs", "2",
+            "--n-a", "8", "--tx", "12", "--batch-size", "32", "--val-split", "0", "--quiet", "--no-cache"]
+    with Cluster(args, tmp_path) as cluster:
         ended = cluster.wait()
     for code, _, stderr in ended:
         assert code == 0, stderr[-3000:]
@@ -153,6 +152,7 @@ def test_two_workers_train_together_and_only_the_chief_writes(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "run"], "no work folders left behind"
 
 
+@pytest.mark.slow
 def test_running_text_refuses_several_replicas(tmp_path):
     script = TWO_LOGICAL_CPUS + textwrap.dedent(f"""
         from jazzlstm.cli import main
@@ -160,26 +160,25 @@ def test_running_text_refuses_several_replicas(tmp_path):
                                "--out", {str(tmp_path / 'r')!r}, "--epochs", "1"]))
     """)
     (tmp_path / "t.txt").write_text("some running text. " * 1500)  # long enough to validate
-    result = subprocess.run([sys.executable, "-c", script], env=subprocess_env(), capture_output=True, text=True,
-                            timeout=300)
+    result = run_python(script, timeout=300)
     assert result.returncode == 1
     assert "trains on one replica" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "r").exists()
     assert not (tmp_path / ".r.training").exists(), "no work folder to refuse the corrected command"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env, expected", [({}, "1"), ({"TF_NUM_INTRAOP_THREADS": "2"}, "0")])
 def test_cpu_training_runs_each_op_on_one_thread_unless_told_otherwise(env, expected):
-    script = ("from jazzlstm.distribute import configure_threads; configure_threads(); import tensorflow as tf; "
+    script = ("from jazzlstm.training.distribute import configure_threads; configure_threads(); import tensorflow as tf; "
               "print(tf.config.threading.get_intra_op_parallelism_threads())")
-    result = subprocess.run([sys.executable, "-c", script], env=subprocess_env(**env), capture_output=True,
-                            text=True, timeout=120)
+    result = run_python(script, timeout=120, **env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == expected  # 0: TensorFlow's own default
 
 
 def test_summary_names_the_hardware_and_the_strategy(monkeypatch):
-    import jazzlstm.distribute as distribute
+    import jazzlstm.training.distribute as distribute
 
     monkeypatch.setattr(distribute, "detect", lambda: Hardware(gpus=4))
     monkeypatch.setattr(distribute, "configure_threads", lambda: None)
@@ -190,7 +189,7 @@ EPOCH_BATCHES_SCRIPT = TWO_LOGICAL_CPUS + textwrap.dedent("""
     import json
     import numpy as np
 
-    from jazzlstm.dataset import make_dataset
+    from jazzlstm.training.pipeline import make_dataset
 
     rows = np.arange(10)[:, None].repeat(3, 1).astype("int32")   # 10 windows: 2 batches of 4, 2 left over
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -208,12 +207,14 @@ EPOCH_BATCHES_SCRIPT = TWO_LOGICAL_CPUS + textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_replicas_see_each_epoch_in_the_batches_of_one_device():
     out = run_python_json(EPOCH_BATCHES_SCRIPT)
     assert out["distributed"] == out["single"]
     assert out["single"][0] != out["single"][1], "each epoch is shuffled anew"
 
 
+@pytest.mark.slow
 def test_a_mixed_precision_run_generates(tmp_path):
     import pretty_midi
 

@@ -5,9 +5,10 @@ import random
 
 import pytest
 
-from jazzlstm import generation
+from jazzlstm.generation import arrange as generation
+from jazzlstm.tokens.registry import make_tokenizer
 from jazzlstm.errors import BadChordError
-from jazzlstm.score import Note
+from jazzlstm.music.score import Note
 
 
 def test_progression_from_names_is_one_chord_per_bar():
@@ -48,12 +49,12 @@ def test_shape_melody_fills_empty_bars_and_keeps_onsets_unique():
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_build_score_meets_the_promises(seed):
+def test_score_from_tokens_meets_the_promises(seed):
     rng = random.Random(seed)
     kinds = ["C", "S", "A", "X", "R"]
     tokens = [f"{rng.choice(kinds)},{rng.choice([0.25, 0.5, 1.0, 2.0, 4.0]):.3f}" for _ in range(40)]
     chords = generation.progression_from_names("Dm7 G7 Cmaj7 Cmaj7")
-    score = generation.build_score(tokens, "grammar", chords, 8, 120.0, random.Random(seed))
+    score = generation.score_from_tokens(tokens, make_tokenizer("grammar"), chords, 8, 120.0, random.Random(seed))
     assert generation.empty_bars(score.melody, 8) == []
     starts = [n.start for n in score.melody]
     assert starts == sorted(set(starts))
@@ -64,11 +65,11 @@ def test_build_score_meets_the_promises(seed):
 
 
 def test_notes_encoding_is_folded_into_the_playable_range():
-    score = generation.build_score(["P30,1.000", "P110,1.000", "R,2.000"] * 4, "notes",
+    score = generation.score_from_tokens(["P30,1.000", "P110,1.000", "R,2.000"] * 4, make_tokenizer("notes"),
                                    generation.progression_from_names("C"), 4, 100.0, random.Random(0))
     assert all(generation.PLAYABLE_RANGE[0] <= n.pitch <= generation.PLAYABLE_RANGE[1] for n in score.melody)
     assert {n.pitch % 12 for n in score.melody[:2]} == {30 % 12, 110 % 12}
 
 
 def test_tokens_needed():
-    assert generation.tokens_needed(["C,1.000", "R,2.000", "<unk>", "S,1.000", "C,1.000"], "grammar", 4.0) == 4
+    assert generation.tokens_needed(["C,1.000", "R,2.000", "<unk>", "S,1.000", "C,1.000"], make_tokenizer("grammar"), 4.0) == 4

@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from jazzlstm import grammar
-from jazzlstm.harmony import note_type, parse_chord
-from jazzlstm.score import Chord, Note, Score, TimeSignature, chord_at
+from jazzlstm.tokens import grammar
+from jazzlstm.music.harmony import note_type, parse_chord
+from jazzlstm.music.score import Chord, Note, Score, TimeSignature, chord_at
 
 from samples import sample_files
 
@@ -86,7 +86,7 @@ def test_decode_is_seeded_and_stays_in_range():
     first = grammar.decode(tokens, score.chords, rng=3)
     assert first == grammar.decode(tokens, score.chords, rng=3)
     assert first != grammar.decode(tokens, score.chords, rng=4)
-    assert all(grammar.DEFAULT_PITCH_RANGE[0] <= n.pitch <= grammar.DEFAULT_PITCH_RANGE[1] for n in first)
+    assert all(grammar.PLAYABLE_RANGE[0] <= n.pitch <= grammar.PLAYABLE_RANGE[1] for n in first)
 
 
 def test_decode_cycles_a_short_progression_and_falls_back_for_impossible_types():
@@ -106,7 +106,7 @@ def test_decode_skips_unknown_tokens_only_when_not_strict():
 
 @pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.name)
 def test_round_trip_on_bundled_samples(path):
-    from jazzlstm.corpus import read_score
+    from jazzlstm.music.reading import read_score
 
     score = read_score(path)
     tokens = grammar.encode(score)

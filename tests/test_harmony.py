@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from jazzlstm.errors import BadChordError
-from jazzlstm.harmony import (CHORD_TEMPLATES, chord_label, chord_tones, estimate_key, note_type, parse_chord,
+from jazzlstm.music.harmony import (CHORD_TEMPLATES, chord_label, chord_tones, estimate_key, note_type, parse_chord,
                               parse_progression, quality_for_root, recognize_chord)
 
 
@@ -56,7 +56,7 @@ def test_estimate_key():
 
 
 def test_rootless_comping_over_a_walking_bass_reads_as_jazz_changes():
-    from jazzlstm.corpus import read_score
+    from jazzlstm.music.reading import read_score
     from samples import SAMPLES_DIR
 
     rhythm = read_score(SAMPLES_DIR / "rhythm_changes_bb.mid")
@@ -66,8 +66,8 @@ def test_rootless_comping_over_a_walking_bass_reads_as_jazz_changes():
 
 
 def test_chord_timeline_weighs_held_notes_in_every_segment_and_follows_the_bass():
-    from jazzlstm.analysis import chord_timeline
-    from jazzlstm.score import Note
+    from jazzlstm.music.analysis import chord_timeline
+    from jazzlstm.music.score import Note
 
     segments = [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 8.0)]
     # One C-E-G triad held over the first three segments, nothing in the last one.
@@ -84,7 +84,7 @@ def test_chord_timeline_weighs_held_notes_in_every_segment_and_follows_the_bass(
 def test_recognize_chords_scores_rows_independently():
     import numpy as np
 
-    from jazzlstm.harmony import recognize_chords
+    from jazzlstm.music.harmony import recognize_chords
 
     rows = np.zeros((3, 12))
     rows[0, [2, 5, 9, 0]] = 1.0   # D F A C
@@ -118,8 +118,8 @@ def written_changes() -> list[tuple[str, float, float, str]]:
 def test_chords_read_from_the_composed_samples_match_what_was_written():
     """Measured over every half bar of the nine composed pieces (walking bass, rootless
     voicings): 96% exact chord, 99% right root. The bounds leave a little room."""
-    from jazzlstm.corpus import read_score
-    from jazzlstm.score import chord_at
+    from jazzlstm.music.reading import read_score
+    from jazzlstm.music.score import chord_at
     from samples import SAMPLES_DIR
 
     scores: dict = {}

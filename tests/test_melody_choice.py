@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from jazzlstm.corpus import load_corpus, read_score
+from jazzlstm.data.corpus import load_corpus
+from jazzlstm.music.reading import read_score
 from jazzlstm.errors import InputFileError
-from jazzlstm.score import Note, chord_at, to_steps
+from jazzlstm.music.score import Note, chord_at, to_steps
 from midi_factory import (TrackSpec, bass_notes, chord_notes, drum_notes, lead_notes, melody_notes,
                           progression_labels, write_drums_only, write_tracks, write_trio)
 

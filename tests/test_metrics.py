@@ -9,7 +9,7 @@ import pytest
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from jazzlstm.metrics import BitsPerToken, Perplexity, TokenCrossentropy, token_crossentropy  # noqa: E402
+from jazzlstm.model.metrics import BitsPerToken, Perplexity, TokenCrossentropy, token_crossentropy  # noqa: E402
 
 
 def batch(seed: int, shape=(4, 5), depth: int = 7):

@@ -5,11 +5,11 @@ import mido
 import pretty_midi
 import pytest
 
-from jazzlstm import grammar
+from jazzlstm.tokens import grammar
 from jazzlstm.errors import OutputExistsError
-from jazzlstm.harmony import parse_chord
-from jazzlstm.midi_io import read_midi, write_midi
-from jazzlstm.score import Chord, Note, Score
+from jazzlstm.music.harmony import parse_chord
+from jazzlstm.music.midi import read_midi, write_midi
+from jazzlstm.music.score import Chord, Note, Score
 
 from midi_factory import TrackSpec, bass_notes, chord_notes, melody_notes, write_tracks
 
@@ -130,15 +130,15 @@ def test_write_refuses_to_overwrite_without_force(tmp_path):
 
 def test_grammar_tokens_to_midi_file(tmp_path):
     source = _score()
-    decoded = grammar.decode_score(grammar.encode(source), source.chords, rng=1, tempo=100)
+    decoded = grammar.GrammarTokenizer().decode(grammar.encode(source), source.chords, rng=1, tempo=100)
     path = write_midi(decoded, tmp_path / "decoded.mid")
     assert len(pretty_midi.PrettyMIDI(str(path)).instruments[0].notes) == len(source.melody)
 
 
 def test_a_meter_midi_cannot_store_is_one_clear_error(tmp_path):
     from jazzlstm.errors import JazzLSTMError
-    from jazzlstm.midi_io import meter_problem
-    from jazzlstm.score import TimeSignature
+    from jazzlstm.music.midi import meter_problem
+    from jazzlstm.music.score import TimeSignature
 
     notes = tuple(Note(float(i), 1.0, 60 + i, 90) for i in range(8))
     assert meter_problem(Score(notes, (), (TimeSignature(0.0, 6, 8),))) is None

@@ -1,6 +1,8 @@
 """The Colab notebook runs top to bottom (in its quick setting) and is kept without outputs."""
 from __future__ import annotations
 
+import pytest
+
 from conftest import REPO_ROOT, subprocess_env
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "jazzlstm_colab.ipynb"
@@ -17,6 +19,7 @@ def test_notebook_is_stored_without_outputs():
         assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
 
 
+@pytest.mark.slow
 def test_notebook_runs_end_to_end(tmp_path, monkeypatch):
     import nbformat
     from nbclient import NotebookClient

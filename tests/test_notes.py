@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from jazzlstm import notes
-from jazzlstm.corpus import read_score
-from jazzlstm.score import Chord, Note, Score
+from jazzlstm.tokens import notes
+from jazzlstm.music.reading import read_score
+from jazzlstm.music.score import Chord, Note, Score
 
 from samples import sample_files
 

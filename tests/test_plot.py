@@ -5,17 +5,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import subprocess_env
+from conftest import run_python
 from jazzlstm import plot
-from jazzlstm.corpus import read_score
+from jazzlstm.music.reading import read_score
 from jazzlstm.errors import JazzLSTMError
-from jazzlstm.score import Chord, Note
+from jazzlstm.music.score import Chord, Note
 from midi_factory import write_text_as_midi, write_trio
 from samples import SAMPLES_DIR
 
@@ -58,6 +56,7 @@ def write_history(run_dir: Path, epochs: int = 6) -> Path:
     return run_dir
 
 
+@pytest.mark.slow
 def test_piano_roll_of_a_bundled_sample(tmp_path, run_cli):
     out = tmp_path / "blues.png"
     result = run_cli("plot", SAMPLES_DIR / "blues_in_f.mid", out)
@@ -74,6 +73,7 @@ def test_piano_roll_of_a_file_made_in_code(tmp_path):
     assert width > height, "4 bars make one row"
 
 
+@pytest.mark.slow
 def test_history_plot_of_a_run_folder(tmp_path, run_cli):
     run_dir = write_history(tmp_path / "run")
     out = tmp_path / "history.png"
@@ -90,6 +90,7 @@ def test_history_without_perplexity_or_validation_still_plots(tmp_path):
     assert_picture(plot.plot_history(run_dir, tmp_path / "h.png"), 1000, 400)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setup, reason", [
     (lambda d: None, "no such run folder"),
     (lambda d: d.mkdir(), "no history.json"),
@@ -106,6 +107,7 @@ def test_bad_run_folder_is_one_line(setup, reason, tmp_path, run_cli):
     assert not (tmp_path / "h.png").exists()
 
 
+@pytest.mark.slow
 def test_existing_image_is_refused_without_force(tmp_path, run_cli):
     out = tmp_path / "roll.png"
     out.write_bytes(b"keep me")
@@ -164,7 +166,8 @@ def test_chord_names_never_overlap():
     assert stacked, "a dense row needs a second line of names"
 
 
+@pytest.mark.slow
 def test_importing_plot_does_not_import_matplotlib():
-    code = "import sys, jazzlstm.plot, jazzlstm.render; assert 'matplotlib' not in sys.modules"
-    done = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True)
+    code = "import sys, jazzlstm.plot, jazzlstm.music.audio; assert 'matplotlib' not in sys.modules"
+    done = run_python(code)
     assert done.returncode == 0, done.stderr

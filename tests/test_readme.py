@@ -23,6 +23,7 @@ def code_blocks(text: str, language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", text, re.S)
 
 
+@pytest.mark.slow
 def test_python_api_example_runs(tmp_path):
     (example,) = code_blocks(section("Python API"), "python")
     result = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, env=subprocess_env(),

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import wave
 from pathlib import Path
 
@@ -13,8 +11,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from conftest import subprocess_env
-from jazzlstm import render
+from jazzlstm.music import audio as render
 from midi_factory import write_text_as_midi, write_trio, write_truncated
 
 MIN_RMS = 0.02
@@ -109,12 +106,12 @@ def test_a_named_soundfont_must_exist_and_be_one(trio, tmp_path):
     assert not (tmp_path / "a.wav").exists()
 
 
-def test_cli_fallback_prints_exactly_one_notice(trio, tmp_path):
+@pytest.mark.slow
+def test_cli_fallback_prints_exactly_one_notice(trio, tmp_path, run_cli):
     empty = tmp_path / "empty-path"
     empty.mkdir()
     out = tmp_path / "out.wav"
-    done = subprocess.run([sys.executable, "-m", "jazzlstm", "render", str(trio), str(out), "--sample-rate", "22050"],
-                          env=subprocess_env(PATH=str(empty)), capture_output=True, text=True, timeout=60)
+    done = run_cli("render", trio, out, "--sample-rate", "22050", PATH=str(empty))
     assert done.returncode == 0, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -124,6 +121,7 @@ def test_cli_fallback_prints_exactly_one_notice(trio, tmp_path):
     assert_sounds_like(out, trio, 22050)
 
 
+@pytest.mark.slow
 def test_cli_refuses_an_existing_wav_without_force(trio, tmp_path, run_cli):
     out = tmp_path / "out.wav"
     out.write_bytes(b"keep me")
@@ -137,6 +135,7 @@ def test_cli_refuses_an_existing_wav_without_force(trio, tmp_path, run_cli):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav", "trio.mid"]  # no temporary left
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make, reason", [
     (write_text_as_midi, "not a MIDI file (no MThd header)"),
     (write_truncated, "corrupt MIDI file"),
@@ -153,6 +152,7 @@ def test_cli_bad_input_is_one_line(make, reason, tmp_path, run_cli):
     assert not (tmp_path / "out.wav").exists()
 
 
+@pytest.mark.slow
 def test_cli_sample_rate_out_of_range_is_a_usage_error(trio, tmp_path, run_cli):
     result = run_cli("render", trio, tmp_path / "out.wav", "--sample-rate", "1000")
     assert result.returncode == 2
@@ -169,12 +169,14 @@ def fake_text_run(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_generate_wav_is_refused_for_a_text_run(tmp_path, run_cli):
     result = run_cli("generate", "--run", fake_text_run(tmp_path / "text-run"), "--wav")
     assert result.returncode == 1
     assert result.stderr.strip() == "jazzlstm: error: --wav: renders MIDI, and this text run writes none"
 
 
+@pytest.mark.slow
 def test_generate_wav_refuses_an_existing_wav_before_writing(tmp_path, run_cli):
     (tmp_path / "solo.wav").write_bytes(b"keep me")
     result = run_cli("generate", tmp_path / "solo.mid", "--wav")
@@ -183,6 +185,7 @@ def test_generate_wav_refuses_an_existing_wav_before_writing(tmp_path, run_cli):
     assert not (tmp_path / "solo.mid").exists()
 
 
+@pytest.mark.slow
 def test_generate_wav_writes_audio_beside_each_midi(tmp_path, run_cli):
     result = run_cli("generate", tmp_path / "solo.mid", "--wav", "-n", "2", "--bars", "2", "--seed", "3",
                      timeout=180)

@@ -6,21 +6,21 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import Cluster, subprocess_env
+from conftest import Cluster, run_cli, start_cli
 from samples import small_corpus
 
 EPOCHS = 20
 
 
-def train_command(corpus: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "jazzlstm", "train", "--midi", str(corpus), "--out", str(out),
+def train_args(corpus: Path, out: Path) -> list[str]:
+    """``jazzlstm ARGS``: a 20-epoch training run of the small corpus."""
+    return ["train", "--midi", str(corpus), "--out", str(out),
             "--epochs", str(EPOCHS), "--n-a", "16", "--tx", "12", "--batch-size", "4", "--val-split", "0",
             "--quiet", "--no-cache"]
 
@@ -33,10 +33,9 @@ def backed_up_epochs(work: Path) -> int:
                default=0)
 
 
-def start_and_stop(command: list[str], work: Path, sig: int, at_least: int) -> subprocess.CompletedProcess:
-    """Start ``command``, send ``sig`` once ``at_least`` epochs are backed up, return how it ended."""
-    process = subprocess.Popen(command, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+def start_and_stop(args: list[str], work: Path, sig: int, at_least: int) -> subprocess.CompletedProcess:
+    """Start ``jazzlstm ARGS``, send ``sig`` once ``at_least`` epochs are backed up, return how it ended."""
+    process = start_cli(*args)
     try:
         deadline = time.monotonic() + 120
         while backed_up_epochs(work) < at_least and process.poll() is None and time.monotonic() < deadline:
@@ -48,36 +47,36 @@ def start_and_stop(command: list[str], work: Path, sig: int, at_least: int) -> s
         if process.poll() is None:
             process.kill()
             process.wait()
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
+@pytest.mark.slow
 def test_interrupted_and_killed_training_resumes_to_the_uninterrupted_result(tmp_path):
     corpus = small_corpus(tmp_path / "corpus")
     out = tmp_path / "run"
     work = tmp_path / ".run.training"
-    command = train_command(corpus, out)
+    args = train_args(corpus, out)
 
     # Ctrl-C: a clean stop, one line saying how to resume, the state kept.
-    stopped = start_and_stop(command, work, signal.SIGINT, at_least=1)
+    stopped = start_and_stop(args, work, signal.SIGINT, at_least=1)
     assert stopped.returncode == 130, stopped.stderr[-2000:]
     assert "run the same command again to resume" in stopped.stderr
     assert "Traceback" not in stopped.stderr
     assert not out.exists() and backed_up_epochs(work) >= 1
 
     # SIGKILL, at any moment: nothing can be cleaned up, yet a complete backup remains.
-    killed = start_and_stop(command, work, signal.SIGKILL, at_least=backed_up_epochs(work) + 1)
+    killed = start_and_stop(args, work, signal.SIGKILL, at_least=backed_up_epochs(work) + 1)
     assert killed.returncode == -signal.SIGKILL
     reached = backed_up_epochs(work)
     assert 2 <= reached < EPOCHS
 
-    resumed = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    resumed = run_cli(*args, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"resuming after epoch {reached} of {EPOCHS}" in resumed.stderr
     assert f"Epoch {reached + 1}/{EPOCHS}" in resumed.stdout and f"Epoch {reached}/{EPOCHS}" not in resumed.stdout
     assert not work.exists(), "the work folder is removed once the run folder is written"
 
-    straight = subprocess.run(train_command(corpus, tmp_path / "straight"), env=subprocess_env(),
-                              capture_output=True, text=True, timeout=300)
+    straight = run_cli(*train_args(corpus, tmp_path / "straight"), timeout=300)
     assert straight.returncode == 0, straight.stderr[-2000:]
     history = json.loads((out / "history.json").read_text())
     expected = json.loads((tmp_path / "straight" / "history.json").read_text())
@@ -91,10 +90,10 @@ def test_interrupted_and_killed_training_resumes_to_the_uninterrupted_result(tmp
 @pytest.fixture
 def backed_up(tmp_path):
     """A compiled tiny model and a folder holding one backup of it after one epoch."""
-    from jazzlstm.checkpoints import Backups, TrainingState
+    from jazzlstm.training.checkpoints import Backups, TrainingState
     from jazzlstm.model import JazzLSTM, compile_model
 
-    model = compile_model(JazzLSTM(6, n_a=4, tx=5, seed=0).training_model)
+    model = compile_model(JazzLSTM.create(6, n_a=4, tx=5, seed=0).training_model)
     rows = np.random.default_rng(0).integers(0, 6, size=(8, 6)).astype("int32")
     model.fit(rows[:, :-1], rows[:, 1:], epochs=1, verbose=0)
     backups = Backups(tmp_path / "backups")
@@ -106,7 +105,7 @@ def test_backup_restores_weights_optimizer_and_history(backed_up):
     from jazzlstm.model import JazzLSTM, compile_model
 
     model, backups = backed_up
-    fresh = compile_model(JazzLSTM(6, n_a=4, tx=5, seed=9).training_model)
+    fresh = compile_model(JazzLSTM.create(6, n_a=4, tx=5, seed=9).training_model)
     state = backups.restore(fresh)
     assert (state.epoch, state.history, state.best_epoch) == (1, {"loss": [1.5]}, 1)
     for a, b in zip(model.weights, fresh.weights):
@@ -116,7 +115,7 @@ def test_backup_restores_weights_optimizer_and_history(backed_up):
 
 @pytest.mark.parametrize("damage", ["flip a byte of the weights", "truncate the state", "remove the weights"])
 def test_a_damaged_backup_is_reported_never_loaded(backed_up, damage):
-    from jazzlstm.checkpoints import STATE_FILE, WEIGHTS_FILE, CorruptCheckpointError
+    from jazzlstm.training.checkpoints import STATE_FILE, WEIGHTS_FILE, CorruptCheckpointError
     from jazzlstm.model import JazzLSTM, compile_model
 
     _, backups = backed_up
@@ -129,7 +128,7 @@ def test_a_damaged_backup_is_reported_never_loaded(backed_up, damage):
         (folder / STATE_FILE).write_text('{"epoch": 1, "hist')
     else:
         (folder / WEIGHTS_FILE).unlink()
-    fresh = compile_model(JazzLSTM(6, n_a=4, tx=5, seed=9).training_model)
+    fresh = compile_model(JazzLSTM.create(6, n_a=4, tx=5, seed=9).training_model)
     before = [w.numpy().copy() for w in fresh.weights]
     with pytest.raises(CorruptCheckpointError, match="corrupt checkpoint"):
         backups.restore(fresh)
@@ -143,12 +142,13 @@ def test_a_half_written_backup_is_ignored(backed_up):
     assert backups.latest_epoch() == 1
 
 
+@pytest.mark.slow
 def test_a_cluster_resumes_from_an_epoch_every_worker_backed_up(tmp_path):
     corpus = small_corpus(tmp_path / "corpus")
     epochs = 12
 
     def command(out: Path) -> list[str]:
-        return [sys.executable, "-m", "jazzlstm", "train", "--midi", str(corpus), "--out", str(out),
+        return ["train", "--midi", str(corpus), "--out", str(out),
                 "--strategy", "multi-worker", "--epochs", str(epochs), "--n-a", "8", "--tx", "12",
                 "--batch-size", "8", "--val-split", "0", "--quiet", "--no-cache"]
 
@@ -184,6 +184,6 @@ def test_a_cluster_resumes_from_an_epoch_every_worker_backed_up(tmp_path):
 
 def backup_epochs(work: Path) -> list[int]:
     """The epochs of the complete backups in a work folder, oldest first."""
-    from jazzlstm.checkpoints import Backups
+    from jazzlstm.training.checkpoints import Backups
 
     return Backups(work / "backups").epochs()

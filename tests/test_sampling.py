@@ -6,7 +6,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from jazzlstm.sampling import Sampler, sample  # noqa: E402
+from jazzlstm.model.sampling import Sampler, sample  # noqa: E402
 
 V = 6
 

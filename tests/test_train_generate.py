@@ -2,48 +2,42 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pretty_midi
 import pytest
 
 from jazzlstm.cli import main
-from jazzlstm.config import DataConfig, TrainConfig
-from jazzlstm.corpus import load_corpus
+from jazzlstm.config import DataConfig, ModelConfig, TrainConfig
+from jazzlstm.data.corpus import load_corpus
 from jazzlstm.errors import JazzLSTMError
-from jazzlstm.musicgen import MusicOptions, generate_music
+from jazzlstm.api import generate
 from jazzlstm.runs import load_run
-from jazzlstm.training import train_run
+from jazzlstm.training.fit import train_run
 
+from conftest import run_cli
+from midi_factory import write_drums_only
 from samples import SAMPLES_DIR
 
 TINY = ["--epochs", "2", "--n-a", "8", "--tx", "12", "--batch-size", "64", "--quiet"]
 
 
-def console_command() -> list[str]:
-    """The installed ``jazzlstm`` console script, else ``python -m jazzlstm``."""
-    script = shutil.which("jazzlstm")
-    return [script] if script else [sys.executable, "-m", "jazzlstm"]
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module")  # trains for seconds: every test that uses it is marked slow
 def tiny_run(tmp_path_factory) -> Path:
-    """One tiny run trained by the real command line, shared by the tests below (read-only)."""
+    """One tiny run trained by the real command line (the installed ``jazzlstm`` console script,
+    else ``python -m jazzlstm``), shared by the tests below (read-only)."""
     out = tmp_path_factory.mktemp("runs") / "tiny"
     cache = tmp_path_factory.mktemp("cache")
-    result = subprocess.run([*console_command(), "train", "--midi", str(SAMPLES_DIR), "--out", str(out), *TINY],
-                            capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "JAZZLSTM_CACHE_DIR": str(cache)})
+    result = run_cli("train", "--midi", SAMPLES_DIR, "--out", out, *TINY, timeout=300, console_script=True,
+                     JAZZLSTM_CACHE_DIR=str(cache))
     assert result.returncode == 0, result.stderr
     assert "Epoch 2/2" in result.stdout and "val_perplexity" in result.stdout
     assert "wrote" in result.stdout
     return out
 
 
+@pytest.mark.slow
 def test_run_folder_holds_everything(tiny_run):
     names = sorted(p.name for p in tiny_run.iterdir())
     assert names == ["chords.json", "config.json", "history.json", "model.keras", "vocab.json"]
@@ -57,11 +51,11 @@ def test_run_folder_holds_everything(tiny_run):
     assert len(run.vocab) == run.model.n_values and run.progressions
 
 
+@pytest.mark.slow
 def test_cli_generate_writes_a_playable_file_and_is_seeded(tiny_run, tmp_path):
     first, again = tmp_path / "a.mid", tmp_path / "b.mid"
     args = ["--run", str(tiny_run), "--bars", "4", "--chords", "Dm7 G7 Cmaj7 Cmaj7", "--seed", "5"]
-    result = subprocess.run([*console_command(), "generate", str(first), *args], capture_output=True, text=True,
-                            timeout=300)
+    result = run_cli("generate", first, *args, timeout=300, console_script=True)
     assert result.returncode == 0, result.stderr
     assert main(["generate", str(again), *args]) == 0
     assert first.read_bytes() == again.read_bytes(), "same seed, same file"
@@ -79,12 +73,14 @@ def test_cli_generate_writes_a_playable_file_and_is_seeded(tiny_run, tmp_path):
     assert len(converter.parse(str(first)).parts) == 3
 
 
+@pytest.mark.slow
 def test_top_k_beyond_the_vocabulary_samples_from_every_token(tiny_run, tmp_path):
     assert main(["generate", str(tmp_path / "k.mid"), "--run", str(tiny_run), "--top-k", "100000", "--bars", "2"]) == 0
     assert main(["generate", str(tmp_path / "all.mid"), "--run", str(tiny_run), "--bars", "2"]) == 0
     assert (tmp_path / "k.mid").read_bytes() == (tmp_path / "all.mid").read_bytes()
 
 
+@pytest.mark.slow
 def test_num_outputs_primer_and_greedy(tiny_run, tmp_path):
     code = main(["generate", str(tmp_path / "set.mid"), "--run", str(tiny_run), "--num-outputs", "3",
                  "--bars", "2", "--primer", str(SAMPLES_DIR / "blues_in_f.mid"), "--greedy"])
@@ -92,12 +88,14 @@ def test_num_outputs_primer_and_greedy(tiny_run, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["set_1.mid", "set_2.mid", "set_3.mid"]
 
 
+@pytest.mark.slow
 def test_generation_uses_training_chords_without_chords_flag(tiny_run, tmp_path):
     run = load_run(tiny_run)
-    paths = generate_music(run, tmp_path / "x.mid", MusicOptions(bars=3, seed=1, top_k=5, temperature=0.8))
+    paths = generate(run, tmp_path / "x.mid", bars=3, seed=1, top_k=5, temperature=0.8)
     assert len(pretty_midi.PrettyMIDI(str(paths[0])).instruments[1].notes) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,message", [
     (["--chords", "Dm7 Xb9"], "--chords: unknown chord name 'Xb9'"),
     (["--primer", "MISSING"], "MISSING"),
@@ -109,15 +107,15 @@ def test_generate_bad_input_is_one_line(tiny_run, tmp_path, capsys, args, messag
     assert not (tmp_path / "o.mid").exists()
 
 
+@pytest.mark.slow
 def test_primer_without_notes(tiny_run, tmp_path, capsys):
-    from midi_factory import TrackSpec, drum_notes, write_tracks
-
-    primer = write_tracks(tmp_path / "drums.mid", [TrackSpec("Drums", drum_notes(), 0, True)])
+    primer = write_drums_only(tmp_path / "drums.mid", bars=8)
     code = main(["generate", str(tmp_path / "o.mid"), "--run", str(tiny_run), "--primer", str(primer)])
     err = capsys.readouterr().err
     assert code != 0 and "drums.mid" in err and "drums only" in err
 
 
+@pytest.mark.slow
 def test_existing_output_and_unwritable_folder(tiny_run, tmp_path, capsys):
     target = tmp_path / "mine.mid"
     target.write_bytes(b"keep me")
@@ -135,6 +133,7 @@ def test_generate_rejects_non_positive_values(flag, tmp_path, capsys):
     assert exit_info.value.code == 2 and "must be positive" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_rejects_bad_epochs_and_existing_run(tiny_run, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--epochs", "0"])
@@ -143,6 +142,7 @@ def test_train_rejects_bad_epochs_and_existing_run(tiny_run, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_missing_corrupt_and_mismatched_run_folders(tiny_run, tmp_path, capsys):
     def generate_with(run_dir: Path) -> str:
         code = main(["generate", str(tmp_path / "o.mid"), "--run", str(run_dir), "--force"])
@@ -173,14 +173,14 @@ def test_missing_corrupt_and_mismatched_run_folders(tiny_run, tmp_path, capsys):
 
 def test_python_api_train_and_generate(tmp_path):
     corpus = load_corpus(SAMPLES_DIR, encoding="notes", cache=False, progress=False)
-    run = train_run(corpus.sequences, tmp_path / "notes_run", {"n_a": 8, "tx": 10},
-                    TrainConfig(epochs=1, batch_size=64), DataConfig(encoding="notes"), corpus.progressions(),
+    run = train_run(corpus.sequences, tmp_path / "notes_run", ModelConfig(n_a=8, tx=10),
+                    TrainConfig(epochs=1, batch_size=64), DataConfig(encoding="notes", tokenizer=corpus.settings.tokenizer.config()), corpus.progressions(),
                     verbose=0)
-    paths = generate_music(run, tmp_path / "n.mid", MusicOptions(bars=2, chords="C7 F7"))
+    paths = generate(run, tmp_path / "n.mid", bars=2, chords="C7 F7")
     assert pretty_midi.PrettyMIDI(str(paths[0])).instruments[0].notes
     with pytest.raises(JazzLSTMError, match="already exists"):
-        train_run(corpus.sequences, tmp_path / "notes_run", {"n_a": 8, "tx": 10}, TrainConfig(epochs=1),
-                  DataConfig(encoding="notes"), verbose=0)
+        train_run(corpus.sequences, tmp_path / "notes_run", ModelConfig(n_a=8, tx=10), TrainConfig(epochs=1),
+                  DataConfig(encoding="notes", tokenizer=corpus.settings.tokenizer.config()), verbose=0)
 
 
 def test_pretrained_run_ships_and_generates_without_run_flag(tmp_path, capsys):

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
+from conftest import run_python
 from jazzlstm.errors import JazzLSTMError, UnknownTokenError
-from jazzlstm.vocab import UNK, Vocabulary
+from jazzlstm.tokens.vocab import UNK, Vocabulary
 
 TOKENS = [["S,0.500", "C,1.000", "R,0.250"], ["C,1.000", "A,0.333,<-4,2>", "X,2.000"]]
 
@@ -54,15 +52,15 @@ def test_rejects_tampered_file(tmp_path):
         Vocabulary.load(path)
 
 
+@pytest.mark.slow
 def test_same_order_in_other_processes():
-    code = ("import json, sys; from jazzlstm.vocab import Vocabulary; "
+    code = ("import json, sys; from jazzlstm.tokens.vocab import Vocabulary; "
             "seqs = json.loads(sys.argv[1]); print(json.dumps(Vocabulary.build(seqs).tokens))")
     many = [[f"C,{i / 12:.3f}" for i in range(1, 40)] + ["R,0.250", "S,1.000,<-1,5>"]]
     outputs = set()
     for seed in ("0", "1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        result = subprocess.run([sys.executable, "-c", code, json.dumps(many)], capture_output=True, text=True,
-                                env=env, check=True)
+        result = run_python(code, json.dumps(many), PYTHONHASHSEED=seed)
+        assert result.returncode == 0, result.stderr
         outputs.add(result.stdout)
     assert len(outputs) == 1
     assert json.loads(outputs.pop()) == list(Vocabulary.build(many).tokens)

@@ -1,0 +1,82 @@
+"""``jazzlstm generate`` for music runs: sample ids, decode over chords, write MIDI files.
+
+Sampling happens in one batch with a few spare candidates; candidates whose bars all have
+notes are preferred, and any bar left empty gets a chord tone on its downbeat
+(:func:`jazzlstm.generation.arrange.shape_melody`). The same seed gives the same files.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Sequence
+
+from jazzlstm.generation import arrange
+from jazzlstm.config import MusicConfig, SamplingConfig
+from jazzlstm.errors import InputFileError, JazzLSTMError
+from jazzlstm.fileio import check_writable, numbered_paths
+from jazzlstm.music.midi import write_midi
+from jazzlstm.music.reading import read_score
+from jazzlstm.runs import Run
+from jazzlstm.music.score import Chord, Score
+
+TOKENS_PER_BAR = 16
+"""Tokens sampled per requested bar: generous, so that even sixteenth-note lines fill the bars."""
+SPARE_CANDIDATES = 3
+"""Extra sequences sampled per requested output, to prefer ones without empty bars."""
+
+
+def choose_chords(run: Run, options: MusicConfig, rng: random.Random) -> list[Chord]:
+    """--chords, else --chords-from FILE, else a stretch of a progression seen in training."""
+    beats = options.bars * 4.0
+    if options.chords:
+        return arrange.fit_progression(arrange.progression_from_names(options.chords), beats)
+    if options.chords_from:
+        chords = read_score(options.chords_from).chords
+        if not chords:
+            raise InputFileError(options.chords_from, "no chords found")
+        return arrange.fit_progression(chords, beats)
+    if run.progressions:
+        return arrange.pick_progression(run.progressions, options.bars, rng)
+    return arrange.fit_progression(arrange.progression_from_names("Cmaj7 Am7 Dm7 G7"), beats)
+
+
+def primer_ids(run: Run, path: str) -> list[int]:
+    """The primer file's tokens in the run's encoding, as ids (tokens the model never saw are
+    dropped; a primer with none left is an error)."""
+    score = read_score(path, run.data_config.melody_track)
+    tokens = run.tokenizer.encode(score)
+    ids = run.vocab.encode(tokens, on_unknown="skip")
+    if not ids:
+        raise InputFileError(path, "primer: none of its tokens occur in the model's vocabulary")
+    return ids
+
+
+def generate_music(run: Run, out: str | Path, sampling: SamplingConfig, music: MusicConfig,
+                   force: bool = False) -> list[Path]:
+    """Generate ``sampling.n`` MIDI files at ``out`` (numbered when several)."""
+    from jazzlstm.model.sampling import sample_ids
+
+    targets = numbered_paths(out, sampling.n, default_suffix=".mid")
+    for target in targets:  # check them all before writing any
+        check_writable(target, force)
+    rng = random.Random(sampling.seed)
+    chords = choose_chords(run, music, rng)
+    primer = primer_ids(run, music.primer) if music.primer else None
+    n = sampling.n * (1 + SPARE_CANDIDATES)
+    ids = sample_ids(run.model, n, music.bars * TOKENS_PER_BAR, primer=primer,
+                     **sampling.sampler_options(len(run.vocab)))
+    scores = _pick_scores(run, ids, chords, sampling, music)
+    for score, target in zip(scores, targets):
+        write_midi(score, target, tempo=music.tempo, force=force)
+    return targets
+
+
+def _pick_scores(run: Run, ids, chords: Sequence[Chord], sampling: SamplingConfig, music: MusicConfig
+                 ) -> list[Score]:
+    """Decode every candidate; those that needed no fallback note come first, in order."""
+    complete, patched = [], []
+    for i, row in enumerate(ids):
+        score = arrange.score_from_tokens(run.vocab.decode(row), run.tokenizer, chords, music.bars, music.tempo,
+                                          random.Random(sampling.seed * 1000 + i))
+        (patched if score.info["filled_bars"] else complete).append(score)
+    return (complete + patched)[: sampling.n]

@@ -1,0 +1,249 @@
+"""The model's own layers: small serializable layers (no ``Lambda``) and :class:`SequenceLSTM`,
+which runs the shared ``LSTM_cell``'s weights over a whole id sequence for the fast path."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import keras
+from keras import ops
+
+# Names the loaders look layers up by; keep them stable across versions.
+LSTM_NAME, DENSOR_NAME, RESHAPOR_NAME, SEQUENCE_NAME = "LSTM_cell", "densor", "reshapor", "LSTM_seq"
+
+
+@keras.saving.register_keras_serializable(package="jazzlstm")
+class TimeStep(keras.layers.Layer):
+    """Select time step ``t`` of a (batch, T, features) tensor -> (batch, features)."""
+
+    def __init__(self, t: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.t = int(t)
+
+    def call(self, x):
+        return x[:, self.t, :]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "t": self.t}
+
+
+@keras.saving.register_keras_serializable(package="jazzlstm")
+class ArgmaxOneHot(keras.layers.Layer):
+    """(batch, depth) probabilities -> one-hot of their argmax, shaped (batch, 1, depth)."""
+
+    def __init__(self, depth: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.depth = int(depth)
+
+    def call(self, probs):
+        return ops.expand_dims(ops.one_hot(ops.argmax(probs, axis=-1), self.depth), axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1, self.depth)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "depth": self.depth}
+
+
+
+
+@keras.saving.register_keras_serializable(package="jazzlstm")
+class SequenceLSTM(keras.layers.Layer):
+    """Run a shared ``keras.layers.LSTM``'s weights over a whole id sequence at once.
+
+    ``LSTM_cell`` returns only its last step, so this layer wraps the *same* layer object and
+    maps ids (batch, T) to every step's hidden state (batch, T, units). With one-hot inputs
+    ``x @ kernel`` is a row lookup, so the input projection of all steps is one gather and
+    only ``h @ recurrent_kernel`` stays in the recurrence. Implementations:
+
+    * ``"unrolled"``: gather, then the T cell steps unrolled in the graph (fastest on CPU for
+      training windows: no loop overhead, and the one-hot columns are never multiplied);
+    * ``"fused"``: TensorFlow's fused ``BlockLSTM`` kernel on one-hot inputs (any length);
+    * ``"loop"``: the Keras cell stepped in ``keras.ops.scan`` (portable, e.g. XLA/TPU);
+    * ``"auto"``: unrolled for static lengths up to ``MAX_UNROLL``, else fused.
+
+    All but ``"fused"`` are written in ``keras.ops`` and run on any Keras backend (the
+    training step runs on a GPU under JAX too); ``"fused"`` falls back to ``"loop"`` off
+    TensorFlow.
+
+    All compute the same numbers (tests check values and gradients).
+
+    ``stateful=True`` (for running text cut into consecutive windows) starts each batch from
+    the state the previous batch ended in, row by row, instead of zeros; the batch size is
+    then fixed, and :meth:`reset_state` zeroes the state (at each epoch's start). Gradients
+    do not flow into the carried state (truncated backpropagation through time).
+    """
+
+    def __init__(self, lstm: keras.layers.LSTM, implementation: str = "auto", stateful: bool = False,
+                 **kwargs: Any):
+        super().__init__(**kwargs)
+        if implementation != "auto" and implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {('auto', *IMPLEMENTATIONS)}, "
+                             f"got {implementation!r}")
+        self.lstm = lstm
+        self.implementation = implementation
+        self.stateful = bool(stateful)
+        self.state_h = self.state_c = None
+
+    @property
+    def cell(self) -> keras.layers.LSTMCell:
+        return self.lstm.cell
+
+    def build(self, input_shape) -> None:
+        if not self.lstm.built:
+            raise ValueError("build the shared LSTM (it fixes the vocabulary size) first")
+        if self.stateful:
+            if input_shape[0] is None:
+                raise ValueError("a stateful SequenceLSTM needs a fixed batch size")
+            shape = (input_shape[0], self.cell.units)
+            self.state_h = self.add_weight(shape=shape, initializer="zeros", trainable=False, name="state_h")
+            self.state_c = self.add_weight(shape=shape, initializer="zeros", trainable=False, name="state_c")
+
+    def reset_state(self) -> None:
+        """Zero the carried state (stateful layers only)."""
+        if self.stateful and self.state_h is not None:
+            self.state_h.assign(ops.zeros_like(self.state_h))
+            self.state_c.assign(ops.zeros_like(self.state_c))
+
+    def call(self, ids, initial_state=None):
+        ids = ops.cast(ids, "int32")
+        if initial_state is None and self.stateful:
+            initial_state = (ops.stop_gradient(ops.convert_to_tensor(self.state_h)),
+                             ops.stop_gradient(ops.convert_to_tensor(self.state_c)))
+        elif initial_state is None:
+            zeros = ops.zeros((ops.shape(ids)[0], self.cell.units), self.compute_dtype)
+            initial_state = (zeros, zeros)
+        h0, c0 = initial_state
+        outputs, h, c = IMPLEMENTATIONS[self._choose(ids.shape[1])](self.cell, ids, h0, c0)
+        if self.stateful:
+            self.state_h.assign(h)
+            self.state_c.assign(c)
+        return outputs
+
+    def _choose(self, length: int | None) -> str:
+        """The implementation to run for a window of ``length`` (None: unknown when tracing)."""
+        if not _fast_compatible(self.cell):
+            return "loop"  # dropout or custom activations: let the Keras cell handle them
+        choice = self.implementation
+        if choice == "auto":
+            choice = "unrolled" if length is not None and length <= MAX_UNROLL else "fused"
+        if choice == "unrolled" and length is None:
+            choice = "fused"  # unrolling needs a static length (symbolic tracing has none)
+        if choice == "fused" and keras.backend.backend() != "tensorflow":
+            choice = "loop"  # BlockLSTM is TensorFlow's own kernel
+        return choice
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], self.cell.units)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "implementation": self.implementation, "stateful": self.stateful,
+                "lstm": keras.saving.serialize_keras_object(self.lstm)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "SequenceLSTM":
+        config = dict(config)
+        lstm = keras.saving.deserialize_keras_object(config.pop("lstm"))
+        return cls(lstm, **config)
+
+
+def take_rows(table, ids):
+    """``table[ids]`` (one-hot inputs times a kernel), with a dense gradient for ``table``.
+
+    TensorFlow's gather returns its gradient as ``IndexedSlices``, one row per id, repeats
+    unsummed. Two things went wrong with that: ``clipnorm`` measured the norm of those rows
+    instead of the gradient's, so the fast path did not take the steps ``djmodel`` takes (a
+    test checks they now do); and the optimizer turned them dense again with two
+    ``UnsortedSegmentSum`` ops per step, between one step and the next. Here the rows are
+    summed per id by one ``segment_sum`` over the ids in sorted order; the sort depends on
+    the ids alone, so it runs in the forward pass, off the backward pass's critical path.
+    TensorFlow's CPU scatter kernels (``scatter_nd``, ``unsorted_segment_sum``) add row by
+    row and are several times slower (docs/performance.md). On other backends a gather's
+    gradient is dense already.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return ops.take(table, ids, axis=0)
+    import tensorflow as tf
+
+    flat_ids = tf.reshape(tf.cast(ids, tf.int32), [-1])
+    order = tf.argsort(flat_ids, stable=True)
+    sorted_ids = tf.gather(flat_ids, order)
+
+    @tf.custom_gradient
+    def take(values):
+        def gradient(upstream):
+            rows = tf.gather(tf.reshape(upstream, [-1, values.shape[-1]]), order)
+            sums = tf.math.segment_sum(rows, sorted_ids)  # one row per id up to the largest
+            return tf.pad(sums, [[0, tf.shape(values)[0] - tf.shape(sums)[0]], [0, 0]])
+
+        return tf.gather(values, ids), gradient
+
+    return take(tf.convert_to_tensor(table))
+
+
+def _keras_to_icfo(gates):
+    """Reorder the last axis from Keras's (i, f, c, o) gate blocks to (i, c, f, o)."""
+    i, f, c, o = ops.split(gates, 4, axis=-1)
+    return ops.concatenate([i, c, f, o], axis=-1)
+
+
+def _fast_compatible(cell: keras.layers.LSTMCell) -> bool:
+    """The unrolled and fused paths hard-code sigmoid/tanh, a bias and no dropout."""
+    return (cell.activation is keras.activations.tanh
+            and cell.recurrent_activation is keras.activations.sigmoid
+            and cell.use_bias and not cell.dropout and not cell.recurrent_dropout)
+
+
+# --------------------------------------------------------------------------------------------
+# The recurrence over a whole id sequence: (cell, ids (batch, T), h0, c0) -> (hs, h, c)
+# --------------------------------------------------------------------------------------------
+def unrolled_lstm(cell: keras.layers.LSTMCell, ids, h, c):
+    """Gather every step's input projection at once, then the T cell steps unrolled in the graph."""
+    inputs = take_rows(cell.kernel, ops.transpose(ids)) + cell.bias  # (T, batch, 4 units)
+    outputs = []
+    # unstack (not x[t] slicing): its gradient is one stack, not T zero-padded copies.
+    for x_w in ops.unstack(inputs, num=ids.shape[1]):
+        z = x_w + ops.matmul(h, cell.recurrent_kernel)
+        i, f, g, o = ops.split(z, 4, axis=-1)  # Keras gate order
+        c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+        h = ops.sigmoid(o) * ops.tanh(c)
+        outputs.append(h)
+    return ops.stack(outputs, axis=1), h, c
+
+
+def fused_lstm(cell: keras.layers.LSTMCell, ids, h0, c0):
+    """TensorFlow's fused ``BlockLSTM`` kernel on one-hot inputs (any length)."""
+    # BlockLSTM (v1) wants gates as i, c, f, o; Keras keeps i, f, c, o. BlockLSTMV2 takes
+    # the Keras order but its registered gradient is wrong for f and c (our tests caught
+    # it), so reorder columns for v1 instead: a few slices per batch, negligible.
+    import tensorflow as tf  # TensorFlow's own kernel: "auto" picks it only on that backend
+
+    x = tf.one_hot(tf.transpose(ids), cell.kernel.shape[0], dtype=h0.dtype)
+    w = _keras_to_icfo(tf.concat([cell.kernel, cell.recurrent_kernel], axis=0))
+    no_peephole = tf.zeros([cell.units], h0.dtype)
+    outputs = tf.raw_ops.BlockLSTM(
+        seq_len_max=tf.cast(tf.shape(ids)[1], tf.int64), x=x, cs_prev=c0, h_prev=h0,
+        w=w, wci=no_peephole, wcf=no_peephole, wco=no_peephole, b=_keras_to_icfo(cell.bias),
+        forget_bias=0.0, cell_clip=-1.0, use_peephole=False)  # clip < 0: no clipping
+    # outputs[6] is h and outputs[1] the cell state, for every step
+    return tf.transpose(outputs[6], [1, 0, 2]), outputs[6][-1], outputs[1][-1]
+
+
+def loop_lstm(cell: keras.layers.LSTMCell, ids, h0, c0):
+    """The Keras cell stepped in ``keras.ops.scan`` (portable; honours dropout and custom activations)."""
+    def step(state, x_t):
+        _, (h, c) = cell(x_t, [state[0], state[1]])
+        return (h, c), (h, c)
+
+    x = ops.one_hot(ops.transpose(ids), cell.kernel.shape[0], dtype=h0.dtype)
+    (h, c), (hs, _) = ops.scan(step, (h0, c0), x)
+    return ops.transpose(hs, [1, 0, 2]), h, c
+
+
+IMPLEMENTATIONS: dict[str, Callable] = {"unrolled": unrolled_lstm, "fused": fused_lstm, "loop": loop_lstm}
+"""The ways :class:`SequenceLSTM` can run; ``"auto"`` picks one per window length and backend."""
+MAX_UNROLL = 64
+"""Longest window the ``"auto"`` choice unrolls; longer ones use the fused kernel (an unrolled
+graph grows with the window)."""

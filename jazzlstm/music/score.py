@@ -1,0 +1,157 @@
+"""The in-memory musical score every encoder and decoder works on.
+
+All times are in quarter-note beats from the start of the piece, already quantized to
+:data:`STEPS_PER_BEAT` (12 steps per beat: sixteenths and eighth/sixteenth triplets fit).
+This module owns the data types and the grid arithmetic; it does no I/O.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import NamedTuple, Sequence
+
+from jazzlstm.music.harmony import chord_label
+
+STEPS_PER_BEAT = 12
+"""Grid resolution: 12 steps per quarter note (3 per sixteenth, 4 per eighth triplet)."""
+
+
+def quantize(beats: float, steps_per_beat: int = STEPS_PER_BEAT) -> float:
+    """Snap a time in beats to the nearest grid step."""
+    return round(beats * steps_per_beat) / steps_per_beat
+
+
+def to_steps(beats: float, steps_per_beat: int = STEPS_PER_BEAT) -> int:
+    """Beats -> integer grid steps (exact for values already on the grid)."""
+    return int(round(beats * steps_per_beat))
+
+
+class Note(NamedTuple):
+    """One melody note: onset and length in beats, MIDI pitch, velocity.
+
+    A NamedTuple rather than a dataclass: corpora hold millions of notes, and tuples are
+    cheaper to build, sort and compare.
+    """
+
+    start: float
+    duration: float
+    pitch: int
+    velocity: int = 90
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+class Chord(NamedTuple):
+    """A chord over a time span: root pitch class (0 = C) and a quality from ``harmony``."""
+
+    start: float
+    duration: float
+    root: int
+    quality: str
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+    @property
+    def label(self) -> str:
+        return chord_label(self.root, self.quality)
+
+
+@dataclass(frozen=True)
+class TimeSignature:
+    """A time signature in force from ``start`` (beats)."""
+
+    start: float
+    numerator: int = 4
+    denominator: int = 4
+
+    @property
+    def bar_beats(self) -> float:
+        return float(Fraction(self.numerator * 4, self.denominator))
+
+
+@dataclass(frozen=True)
+class Score:
+    """Melody notes (monophonic, sorted) and a chord timeline, in beats."""
+
+    melody: tuple[Note, ...]
+    chords: tuple[Chord, ...] = ()
+    time_signatures: tuple[TimeSignature, ...] = (TimeSignature(0.0),)
+    tempo: float = 120.0
+    info: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def end(self) -> float:
+        """End of the last melody note or chord, in beats."""
+        ends = [n.end for n in self.melody[-1:]] + [c.end for c in self.chords[-1:]]
+        return max(ends, default=0.0)
+
+    def bar_starts(self, until: float | None = None) -> list[float]:
+        """Bar-line positions in beats from 0 up to ``until`` (default: the score's end)."""
+        until = self.end if until is None else until
+        return bar_starts(self.time_signatures, until)
+
+
+def bar_starts(time_signatures: tuple[TimeSignature, ...], until: float) -> list[float]:
+    """Bar lines for a list of time signatures, up to (not including) ``until``."""
+    sigs = sorted(time_signatures, key=lambda t: t.start) or [TimeSignature(0.0)]
+    starts: list[float] = []
+    position = 0.0
+    for i, sig in enumerate(sigs):
+        position = max(position, sig.start)
+        limit = sigs[i + 1].start if i + 1 < len(sigs) else until
+        while position < limit - 1e-9 and position < until - 1e-9:
+            starts.append(quantize(position))
+            position += sig.bar_beats
+    return starts or [0.0]
+
+
+def chord_at(chords: tuple[Chord, ...] | list[Chord], beat: float) -> Chord | None:
+    """The chord sounding at ``beat`` (the last one starting at or before it)."""
+    i = bisect.bisect_right(chords, beat + 1e-9, key=lambda c: c.start) - 1
+    return chords[i] if i >= 0 else (chords[0] if chords else None)
+
+
+def score_to_dict(score: Score) -> dict:
+    """JSON-ready form of a Score (used by the corpus cache and run folders)."""
+    return {
+        "melody": [[n.start, n.duration, n.pitch, n.velocity] for n in score.melody],
+        "chords": [[c.start, c.duration, c.root, c.quality] for c in score.chords],
+        "time_signatures": [[t.start, t.numerator, t.denominator] for t in score.time_signatures],
+        "tempo": score.tempo,
+        "info": score.info,
+    }
+
+
+def score_from_dict(data: dict) -> Score:
+    """Inverse of :func:`score_to_dict`."""
+    return Score(
+        melody=tuple(Note(float(s), float(d), int(p), int(v)) for s, d, p, v in data["melody"]),
+        chords=tuple(Chord(float(s), float(d), int(r), str(q)) for s, d, r, q in data["chords"]),
+        time_signatures=tuple(TimeSignature(float(s), int(n), int(d)) for s, n, d in data["time_signatures"]),
+        tempo=float(data.get("tempo", 120.0)),
+        info=dict(data.get("info", {})),
+    )
+
+
+def cover_chords(chords: Sequence[Chord], end: float) -> list[Chord]:
+    """Repeat a progression until it reaches ``end`` beats."""
+    chords = sorted(chords)
+    if not chords:
+        return []
+    length = chords[-1].end - chords[0].start
+    out: list[Chord] = []
+    offset = 0.0
+    while True:
+        for c in chords:
+            start = c.start + offset
+            if start >= end - 1e-9 and out:
+                return out
+            out.append(Chord(quantize(start), c.duration, c.root, c.quality))
+        offset += length
+        if length <= 0:
+            return out

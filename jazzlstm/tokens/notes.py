@@ -1,0 +1,123 @@
+"""Plain note tokens: a lossless encoding of a monophonic melody.
+
+Tokens are ``P<pitch>,<dur>`` for a note and ``R,<dur>`` for a rest, durations in beats with
+three decimals (snapped back to the 12-steps-per-beat grid on decoding, so it is exact).
+Gaps before notes become rests, so onsets are reproduced too. Material can be transposed by a
+fixed number of semitones, to a common key (C major / A minor, by key estimation), or
+augmented with several transpositions.
+"""
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import ClassVar, Iterable, Sequence
+
+from jazzlstm.music.harmony import estimate_key
+from jazzlstm.music.score import Chord, Note, Score, quantize
+from jazzlstm.tokens.base import PLAYABLE_RANGE, MusicTokenizer, into_range
+
+_TOKEN_RE = re.compile(r"^(?:P(\d{1,3})|R),(\d+(?:\.\d+)?)$")
+
+
+def encode(score: Score, transpose: int = 0) -> list[str]:
+    """Melody -> note tokens, optionally transposed by ``transpose`` semitones."""
+    tokens: list[str] = []
+    cursor = 0.0
+    for note in score.melody:
+        gap = quantize(note.start - cursor)
+        if gap > 0:
+            tokens.append(f"R,{gap:.3f}")
+        pitch = note.pitch + transpose
+        if not 0 <= pitch <= 127:
+            raise ValueError(f"transposing pitch {note.pitch} by {transpose} leaves the MIDI range")
+        tokens.append(f"P{pitch},{note.duration:.3f}")
+        cursor = note.end
+    return tokens
+
+
+def decode(tokens: Sequence[str], strict: bool = True, velocity: int = 90) -> list[Note]:
+    """Note tokens -> melody notes (exact inverse of :func:`encode`)."""
+    notes: list[Note] = []
+    cursor = 0.0
+    for token in tokens:
+        match = _TOKEN_RE.match(token)
+        if not match:
+            if strict:
+                raise ValueError(f"not a note token: {token!r}")
+            continue
+        pitch, duration = match.group(1), quantize(float(match.group(2)))
+        if duration <= 0:
+            continue
+        if pitch is not None:
+            notes.append(Note(cursor, duration, int(pitch), velocity))
+        cursor = quantize(cursor + duration)
+    return notes
+
+
+def key_transposition(score: Score) -> int:
+    """Semitones (-6..5) that move the score's estimated key to C major or A minor."""
+    weights: dict[int, float] = defaultdict(float)
+    for note in score.melody:
+        weights[note.pitch % 12] += note.duration
+    for chord in score.chords:
+        weights[chord.root] += chord.duration * 0.5
+    tonic, mode = estimate_key(weights)
+    target = 0 if mode == "major" else 9
+    shift = (target - tonic) % 12
+    return shift - 12 if shift > 5 else shift
+
+
+def transpose_score(score: Score, semitones: int) -> Score:
+    """A copy of ``score`` with melody and chords moved by ``semitones``."""
+    melody = tuple(Note(n.start, n.duration, n.pitch + semitones, n.velocity) for n in score.melody)
+    chords = tuple(Chord(c.start, c.duration, (c.root + semitones) % 12, c.quality) for c in score.chords)
+    return Score(melody, chords, score.time_signatures, score.tempo, dict(score.info))
+
+
+def augmentations(score: Score, shifts: Iterable[int]) -> list[tuple[int, list[str]]]:
+    """Token sequences for each transposition in ``shifts`` that keeps pitches in MIDI range."""
+    out = []
+    for shift in shifts:
+        try:
+            out.append((shift, encode(score, shift)))
+        except ValueError:
+            continue
+    return out
+
+
+@dataclass(frozen=True)
+class NoteTokenizer(MusicTokenizer):
+    """Note tokens (``P<pitch>,<dur>``, ``R,<dur>``) through the tokenizer interface.
+
+    ``transpose``: 'none', 'key' (to C major / A minor) or semitones; ``augment``: extra
+    transpositions (in semitones, from the transposed piece) added as more training sequences."""
+
+    name: ClassVar[str] = "notes"
+    version: ClassVar[int] = 1
+    transpose: str = "none"
+    augment: tuple[int, ...] = ()
+
+    def shift(self, score: Score) -> int:
+        """The transposition of ``score``, in semitones."""
+        if self.transpose == "key":
+            return key_transposition(score)
+        return 0 if self.transpose == "none" else int(self.transpose)
+
+    def encode(self, score: Score) -> list[str]:
+        return encode(score, self.shift(score))
+
+    def encode_variants(self, score: Score) -> list[list[str]]:
+        shift = self.shift(score)
+        extra = augmentations(score, (shift + a for a in self.augment))
+        return [encode(score, shift), *(seq for moved, seq in extra if moved != shift)]
+
+    def decode_melody(self, tokens: Sequence[str], chords: Sequence[Chord], rng: random.Random,
+                      pitch_range: tuple[int, int] = PLAYABLE_RANGE) -> list[Note]:
+        return [Note(n.start, n.duration, into_range(n.pitch, pitch_range), n.velocity)
+                for n in decode(tokens, strict=False)]
+
+    def token_beats(self, token: str) -> float | None:
+        match = _TOKEN_RE.match(token)
+        return float(match.group(2)) if match else None

@@ -1,0 +1,84 @@
+"""The tokenizer interface: every encoding round-trips through it, and the registry is the one
+place encodings are found by name (configs saved with their version)."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from jazzlstm.errors import JazzLSTMError
+from jazzlstm.music.reading import read_score
+from jazzlstm.music.score import Chord, Note, Score
+from jazzlstm.tokens.base import MusicTokenizer, Tokenizer
+from jazzlstm.tokens.registry import TOKENIZERS, make_tokenizer, music_tokenizer_names, tokenizer_from_config
+from samples import SAMPLES_DIR
+
+
+def two_bar_score() -> Score:
+    chords = (Chord(0.0, 4.0, 2, "m7"), Chord(4.0, 4.0, 7, "7"))
+    melody = (Note(0.0, 1.0, 65), Note(1.0, 0.5, 69), Note(2.0, 1.0, 72), Note(4.5, 1.5, 71), Note(6.0, 2.0, 65))
+    return Score(melody, chords)
+
+
+def test_the_registry_knows_every_encoding():
+    assert set(TOKENIZERS) == {"grammar", "notes", "chars"}
+    assert music_tokenizer_names() == ("grammar", "notes")
+    for name, cls in TOKENIZERS.items():
+        assert cls.name == name and issubclass(cls, Tokenizer)
+
+
+@pytest.mark.parametrize("name", ["grammar", "notes"])
+def test_config_round_trips_with_its_version(name):
+    tokenizer = make_tokenizer(name)
+    config = tokenizer.config()
+    assert config["name"] == name and config["version"] == type(tokenizer).version
+    assert tokenizer_from_config(config) == tokenizer
+
+
+def test_a_newer_version_or_unknown_encoding_is_one_clear_error():
+    config = make_tokenizer("grammar").config()
+    with pytest.raises(JazzLSTMError, match="grammar version 99 is newer than this jazzlstm"):
+        tokenizer_from_config({**config, "version": 99}, where="run/config.json")
+    with pytest.raises(JazzLSTMError, match="unknown encoding 'remi'"):
+        make_tokenizer("remi")
+
+
+def test_notes_round_trip_exactly_and_keep_their_options():
+    tokenizer = make_tokenizer("notes", transpose="2", augment=(-1, 1))
+    assert tokenizer_from_config(tokenizer.config()) == tokenizer
+    score = two_bar_score()
+    tokens = tokenizer.encode(score)
+    assert tokens[0] == "P67,1.000"
+    decoded = make_tokenizer("notes").decode(tokens, score.chords, rng=0)
+    assert [(n.start, n.duration, n.pitch - 2) for n in decoded.melody] == \
+        [(n.start, n.duration, n.pitch) for n in score.melody]
+    variants = tokenizer.encode_variants(score)
+    assert len(variants) == 3 and variants[0] == tokens
+
+
+def test_grammar_decodes_over_the_chords_deterministically():
+    tokenizer = make_tokenizer("grammar")
+    score = read_score(SAMPLES_DIR / "blues_in_f.mid")
+    tokens = tokenizer.encode(score)
+    first = tokenizer.decode(tokens, score.chords, rng=3)
+    assert first == tokenizer.decode(tokens, score.chords, rng=3)
+    assert [n.duration for n in first.melody] == [n.duration for n in score.melody]
+    assert first.chords[0] == score.chords[0] and first.chords[-1].end >= first.melody[-1].end
+
+
+@pytest.mark.parametrize("name", ["grammar", "notes"])
+def test_every_music_tokenizer_times_its_tokens(name):
+    tokenizer = make_tokenizer(name)
+    assert isinstance(tokenizer, MusicTokenizer)
+    score = two_bar_score()
+    tokens = tokenizer.encode(score)
+    assert sum(tokenizer.token_beats(t) for t in tokens) == pytest.approx(score.melody[-1].end)
+    assert tokenizer.token_beats("<unk>") is None
+    melody = tokenizer.decode_melody(["<unk>", *tokens], score.chords, random.Random(0))
+    assert len(melody) == len(score.melody)  # the unknown token is skipped
+
+
+def test_characters_decode_up_to_the_end_token():
+    tokenizer = make_tokenizer("chars", end_token="<end>")
+    assert tokenizer.encode("ab\nc") == ["a", "b", "\n", "c"]
+    assert tokenizer.decode(["T", "i", "<unk>", "m", "<end>", "x"]) == "Tim"
