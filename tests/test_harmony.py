@@ -66,7 +66,7 @@ def test_rootless_comping_over_a_walking_bass_reads_as_jazz_changes():
 
 
 def test_chord_timeline_weighs_held_notes_in_every_segment_and_follows_the_bass():
-    from jazzlstm.music.analysis import chord_timeline
+    from jazzlstm.music.chords import chord_timeline
     from jazzlstm.music.score import Note
 
     segments = [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 8.0)]

@@ -1,7 +1,7 @@
 """Text report of what the data layer made of a corpus (``jazzlstm inspect``)."""
 from __future__ import annotations
 
-from jazzlstm.music.analysis import describe_chords
+from jazzlstm.music.chords import describe_chords
 from jazzlstm.data.corpus import Corpus
 
 

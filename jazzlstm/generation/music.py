@@ -12,7 +12,7 @@ from typing import Sequence
 
 from jazzlstm.generation import arrange
 from jazzlstm.config import MusicConfig, SamplingConfig
-from jazzlstm.errors import InputFileError, JazzLSTMError
+from jazzlstm.errors import InputFileError
 from jazzlstm.fileio import check_writable, numbered_paths
 from jazzlstm.music.midi import write_midi
 from jazzlstm.music.reading import read_score

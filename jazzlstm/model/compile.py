@@ -23,8 +23,6 @@ def compile_model(model: keras.Model, learning_rate: float = TrainConfig.lr, cli
     the loss and every metric. :func:`djmodel` (a list of Tx outputs) gets categorical
     crossentropy on one-hot targets.
     """
-    from jazzlstm.model.metrics import BitsPerToken, Perplexity, TokenCrossentropy
-
     n_outputs = len(model.outputs)
     sparse = n_outputs == 1 and len(model.outputs[0].shape) == 3
     loss = TokenCrossentropy() if sparse else "categorical_crossentropy"

@@ -3,7 +3,7 @@ every graph from them, and the one-step function samplers drive."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import numpy as np

@@ -4,7 +4,6 @@ Windows come from :mod:`jazzlstm.data.windows`; ids stay integers (the model one
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

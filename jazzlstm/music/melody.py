@@ -1,0 +1,166 @@
+"""Which track carries the melody, and its top voice.
+
+Melody-track heuristic (documented for ``jazzlstm inspect``): a candidate is a pitched
+(non-drum) track with at least ``MIN_MELODY_NOTES`` notes. Its score is
+``2 * monophony + pitch term + name term + program term + 0.5 * coverage`` where monophony is
+the share of notes that do not overlap another note of the track, the pitch term rewards a
+high mean pitch ((mean - 55) / 15, clipped to [-1, 1]), the name term is +1 for names such as
+lead/melody/solo/sax/trumpet/voice/vocal/flute/guitar and -1.5 for bass/drum/pad/comp/chord/
+strings/left, the program term is -1.5 for General MIDI bass programs (32-39), and coverage is
+the share of the piece's length the track is sounding. The highest score wins; a user override
+(``--melody-track`` index or name) beats the heuristic.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from jazzlstm.errors import InputFileError
+from jazzlstm.music.score import STEPS_PER_BEAT, Note, quantize
+
+if TYPE_CHECKING:
+    from jazzlstm.music.analysis import Track
+
+MIN_MELODY_NOTES = 8
+_STEP = 1.0 / STEPS_PER_BEAT
+_LEAD_NAMES = re.compile(r"lead|melod|solo|sax|trumpet|horn|voice|vocal|sing|flute|clarinet|violin|fiddle|guitar|soprano|tune|theme|right", re.I)
+_NOT_LEAD_NAMES = re.compile(r"bass|drum|perc|pad|comp|chord|string|left|accomp|rhythm", re.I)
+
+
+@dataclass(frozen=True)
+class TrackStats:
+    """What the melody heuristic saw in one track (shown by ``jazzlstm inspect``)."""
+
+    index: int
+    name: str
+    program: int
+    is_drum: bool
+    notes: int
+    mean_pitch: float
+    monophony: float
+    coverage: float
+    score: float | None  # None: not a candidate (drums or too few notes)
+
+    def to_dict(self) -> dict:
+        return dict(vars(self))
+
+
+def track_stats(track: Track, piece_end: float) -> TrackStats:
+    """Monophony, mean pitch, coverage and the melody score of one track."""
+    n = len(track.notes)
+    notes = np.array(sorted(track.notes), dtype=float).reshape(-1, 4) if n else np.zeros((0, 4))
+    starts, ends, pitches = notes[:, 0], notes[:, 0] + notes[:, 1], notes[:, 2]
+    mean_pitch = float(pitches.mean()) if n else 0.0
+    monophony = 1.0 - _overlapping_count(starts, ends) / n if n else 0.0
+    coverage = _covered_length(starts, ends) / piece_end if piece_end > 0 else 0.0
+    score: float | None = None
+    if not track.is_drum and n >= MIN_MELODY_NOTES:
+        pitch_term = max(-1.0, min(1.0, (mean_pitch - 55.0) / 15.0))
+        name_term = 0.0
+        if _NOT_LEAD_NAMES.search(track.name):
+            name_term = -1.5
+        elif _LEAD_NAMES.search(track.name):
+            name_term = 1.0
+        program_term = -1.5 if 32 <= track.program <= 39 else 0.0
+        score = round(2.0 * monophony + pitch_term + name_term + program_term + 0.5 * coverage, 4)
+    return TrackStats(track.index, track.name, track.program, track.is_drum, n,
+                      round(mean_pitch, 2), round(monophony, 4), round(min(coverage, 1.0), 4), score)
+
+
+def _overlapping_count(starts: np.ndarray, ends: np.ndarray) -> int:
+    """Notes (sorted by onset) that overlap another note of the track by more than a grid step."""
+    if len(starts) < 2:
+        return 0
+    latest_before = np.maximum.accumulate(ends)[:-1]
+    overlaps_earlier = np.concatenate([[False], starts[1:] < latest_before - _STEP + 1e-9])
+    # Sorted by onset, a note overlaps a later one exactly when the next onset falls inside it.
+    overlaps_later = np.concatenate([starts[1:] < ends[:-1] - _STEP + 1e-9, [False]])
+    return int(np.count_nonzero(overlaps_earlier | overlaps_later))
+
+
+def _covered_length(starts: np.ndarray, ends: np.ndarray) -> float:
+    """Length of the union of the notes' spans (sorted by onset)."""
+    if len(starts) == 0:
+        return 0.0
+    latest_before = np.concatenate([[-np.inf], np.maximum.accumulate(ends)[:-1]])
+    return float(np.clip(ends - np.maximum(starts, latest_before), 0.0, None).sum())
+
+
+def choose_melody_track(tracks: Sequence[Track], override: int | str | None, path: str,
+                        piece_end: float) -> tuple[int, str, list[TrackStats]]:
+    """Pick the melody track: (position in ``tracks``, reason, stats of every track)."""
+    stats = [track_stats(t, piece_end) for t in tracks]
+    if override is not None:
+        position = _resolve_override(tracks, override, path)
+        return position, f"chosen by --melody-track {override!r}", stats
+    candidates = [(s.score, -i, i) for i, s in enumerate(stats) if s.score is not None]
+    if not candidates:
+        if all(t.is_drum for t in tracks):
+            raise InputFileError(path, "drums only (no pitched track)")
+        raise InputFileError(path, f"no melody (no pitched track with at least {MIN_MELODY_NOTES} notes)")
+    _, _, best = max(candidates)
+    s = stats[best]
+    reason = (f"highest melody score {s.score:.2f} (monophony {s.monophony:.2f}, "
+              f"mean pitch {s.mean_pitch:.1f}, coverage {s.coverage:.2f}"
+              + (f", name {s.name!r}" if s.name else "") + ")")
+    return best, reason, stats
+
+
+def is_bass(track: Track) -> bool:
+    """A bass by General MIDI program (32-39) or by name."""
+    return 32 <= track.program <= 39 or bool(re.search(r"bass", track.name, re.I))
+
+
+def _resolve_override(tracks: Sequence[Track], override: int | str, path: str) -> int:
+    listing = ", ".join(f"{t.index} {t.name!r}" for t in tracks)
+    if isinstance(override, int) or (isinstance(override, str) and override.strip().lstrip("-").isdigit()):
+        index = int(override)
+        for position, track in enumerate(tracks):
+            if track.index == index:
+                if track.is_drum:
+                    raise InputFileError(path, f"--melody-track {index} is a drum track (tracks: {listing})")
+                return position
+        raise InputFileError(path, f"--melody-track {index}: no such track (tracks: {listing})")
+    wanted = str(override).strip().lower()
+    exact = [p for p, t in enumerate(tracks) if t.name.strip().lower() == wanted]
+    partial = [p for p, t in enumerate(tracks) if wanted in t.name.lower()]
+    matches = exact or partial
+    if not matches:
+        raise InputFileError(path, f"--melody-track {override!r}: no track of that name (tracks: {listing})")
+    return matches[0]
+
+
+def skyline(notes: Sequence[Note]) -> tuple[Note, ...]:
+    """Reduce a polyphonic line to its top voice, monophonic and sorted.
+
+    At each onset the highest pitch wins. A lower note that starts while a higher note is
+    still sounding is dropped when the higher note covers more than half of it (it is an
+    inner voice); otherwise the higher note is cut at the new onset (legato overlap). Every
+    kept note is cut at the next kept onset, so onsets never collide.
+    """
+    by_onset: dict[float, Note] = {}
+    for note in notes:
+        if note.duration <= 0:
+            continue
+        current = by_onset.get(note.start)
+        if current is None or note.pitch > current.pitch:
+            by_onset[note.start] = note
+    kept: list[Note] = []
+    for note in (by_onset[k] for k in sorted(by_onset)):
+        if kept:
+            last = kept[-1]
+            if note.start < last.end and note.pitch < last.pitch:
+                covered = min(last.end, note.end) - note.start
+                if covered > 0.5 * note.duration:
+                    continue
+        kept.append(note)
+    result = []
+    for i, note in enumerate(kept):
+        end = note.end
+        if i + 1 < len(kept):
+            end = min(end, kept[i + 1].start)
+        result.append(Note(note.start, quantize(end - note.start), note.pitch, note.velocity))
+    return tuple(n for n in result if n.duration > 0)
