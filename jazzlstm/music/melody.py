@@ -1,14 +1,22 @@
 """Which track carries the melody, and its top voice.
 
-Melody-track heuristic (documented for ``jazzlstm inspect``): a candidate is a pitched
-(non-drum) track with at least ``MIN_MELODY_NOTES`` notes. Its score is
-``2 * monophony + pitch term + name term + program term + 0.5 * coverage`` where monophony is
-the share of notes that do not overlap another note of the track, the pitch term rewards a
-high mean pitch ((mean - 55) / 15, clipped to [-1, 1]), the name term is +1 for names such as
-lead/melody/solo/sax/trumpet/voice/vocal/flute/guitar and -1.5 for bass/drum/pad/comp/chord/
-strings/left, the program term is -1.5 for General MIDI bass programs (32-39), and coverage is
-the share of the piece's length the track is sounding. The highest score wins; a user override
-(``--melody-track`` index or name) beats the heuristic.
+Melody-track heuristic (shown per track by ``jazzlstm inspect``). A candidate is a pitched
+(non-drum) track with at least ``MIN_MELODY_NOTES`` notes whose General MIDI program is not
+percussive or a sound effect. Its score weighs together, as a musician listening would:
+
+* **coverage** (x3): the share of the piece's length the track is sounding: the tune is
+  heard all the way through, a horn's four-bar fill is not;
+* **monophony** (x1.5): the share of notes that overlap no other note of the track;
+* **register**: (mean pitch - 55) / 15, clipped to [-1, 1]: melodies sit above the bass;
+* **density**: -0.5 when the track plays fewer than 0.15 or more than 6 notes per beat it
+  sounds (held pads, trills and drum-like repetition);
+* **name**: +2 for names that say melody (melody, vocal, voice, chant, lead vocal, tune,
+  theme), +0.75 for lead instruments (lead, solo, sax, trumpet, flute, guitar, violin ...),
+  -1.5 for accompaniment names (bass, drums, pad, comp, chord, strings, left, rhythm, pizz);
+* **program**: -1.5 for basses (GM 32-39), -1 for pads (88-95) and pizzicato or timpani
+  (45, 47), -0.5 for string and choir ensembles (48-55).
+
+The highest score wins; ``--melody-track`` (index or name) overrides it.
 """
 from __future__ import annotations
 
@@ -26,8 +34,14 @@ if TYPE_CHECKING:
 
 MIN_MELODY_NOTES = 8
 _STEP = 1.0 / STEPS_PER_BEAT
-_LEAD_NAMES = re.compile(r"lead|melod|solo|sax|trumpet|horn|voice|vocal|sing|flute|clarinet|violin|fiddle|guitar|soprano|tune|theme|right", re.I)
-_NOT_LEAD_NAMES = re.compile(r"bass|drum|perc|pad|comp|chord|string|left|accomp|rhythm", re.I)
+_MELODY_NAMES = re.compile(r"melod|vocal|voice|\bvox\b|chant|sing|tune|theme|lead vocal", re.I)
+_LEAD_NAMES = re.compile(r"lead|solo|sax|trumpet|horn|flute|clarinet|oboe|violin|fiddle|guitar|soprano|right", re.I)
+_NOT_LEAD_NAMES = re.compile(r"bass|drum|perc|pad|comp|chord|string|left|accomp|rhythm|pizz", re.I)
+NOT_MELODIC_PROGRAMS = frozenset(range(96, 104)) | frozenset(range(112, 128))
+"""General MIDI programs that never carry a tune: sound effects (96-103, 120-127) and
+percussive instruments (112-119: tinkle bell, agogo, steel drums, woodblock, taiko ...)."""
+COVERAGE_WEIGHT, MONOPHONY_WEIGHT = 3.0, 1.5
+DENSITY_RANGE = (0.15, 6.0)
 
 
 @dataclass(frozen=True)
@@ -55,19 +69,36 @@ def track_stats(track: Track, piece_end: float) -> TrackStats:
     starts, ends, pitches = notes[:, 0], notes[:, 0] + notes[:, 1], notes[:, 2]
     mean_pitch = float(pitches.mean()) if n else 0.0
     monophony = 1.0 - _overlapping_count(starts, ends) / n if n else 0.0
-    coverage = _covered_length(starts, ends) / piece_end if piece_end > 0 else 0.0
+    covered = _covered_length(starts, ends)
+    coverage = covered / piece_end if piece_end > 0 else 0.0
     score: float | None = None
-    if not track.is_drum and n >= MIN_MELODY_NOTES:
-        pitch_term = max(-1.0, min(1.0, (mean_pitch - 55.0) / 15.0))
-        name_term = 0.0
-        if _NOT_LEAD_NAMES.search(track.name):
-            name_term = -1.5
-        elif _LEAD_NAMES.search(track.name):
-            name_term = 1.0
-        program_term = -1.5 if 32 <= track.program <= 39 else 0.0
-        score = round(2.0 * monophony + pitch_term + name_term + program_term + 0.5 * coverage, 4)
+    if not track.is_drum and n >= MIN_MELODY_NOTES and track.program not in NOT_MELODIC_PROGRAMS:
+        score = round(COVERAGE_WEIGHT * min(coverage, 1.0) + MONOPHONY_WEIGHT * monophony
+                      + max(-1.0, min(1.0, (mean_pitch - 55.0) / 15.0))
+                      + _density_term(n, covered) + _name_term(track.name) + _program_term(track.program), 4)
     return TrackStats(track.index, track.name, track.program, track.is_drum, n,
                       round(mean_pitch, 2), round(monophony, 4), round(min(coverage, 1.0), 4), score)
+
+
+def _name_term(name: str) -> float:
+    if _NOT_LEAD_NAMES.search(name) and not _MELODY_NAMES.search(name):
+        return -1.5
+    if _MELODY_NAMES.search(name):
+        return 2.0
+    return 0.75 if _LEAD_NAMES.search(name) else 0.0
+
+
+def _program_term(program: int) -> float:
+    if 32 <= program <= 39:
+        return -1.5
+    if 88 <= program <= 95 or program in (45, 47):
+        return -1.0
+    return -0.5 if 48 <= program <= 55 else 0.0
+
+
+def _density_term(notes: int, covered: float) -> float:
+    per_beat = notes / covered if covered > 0 else 0.0
+    return 0.0 if DENSITY_RANGE[0] <= per_beat <= DENSITY_RANGE[1] else -0.5
 
 
 def _overlapping_count(starts: np.ndarray, ends: np.ndarray) -> int:
