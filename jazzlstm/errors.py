@@ -41,6 +41,10 @@ class ConfigError(JazzLSTMError, ValueError):
     exit_code = 2
 
 
+class EncodingError(JazzLSTMError, ValueError):
+    """A piece an encoding cannot represent (no chords for the grammar, pitches out of range)."""
+
+
 class BadChordError(JazzLSTMError, ValueError):
     """A chord name that cannot be parsed."""
 

@@ -87,5 +87,5 @@ def test_a_run_with_a_newer_tokenizer_is_one_line_naming_the_version(tmp_path, c
     code = main(["generate", str(tmp_path / "out.mid"), "--run", str(run)])
     err = capsys.readouterr().err.strip()
     assert code == 1
-    assert err.count("\n") == 0 and "encoding grammar version 7 is newer than this jazzlstm's (version 1)" in err
+    assert err.count("\n") == 0 and "encoding grammar version 7 is newer than this jazzlstm's (version 2)" in err
     assert not (tmp_path / "out.mid").exists()

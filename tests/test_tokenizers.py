@@ -82,3 +82,33 @@ def test_characters_decode_up_to_the_end_token():
     tokenizer = make_tokenizer("chars", end_token="<end>")
     assert tokenizer.encode("ab\nc") == ["a", "b", "\n", "c"]
     assert tokenizer.decode(["T", "i", "<unk>", "m", "<end>", "x"]) == "Tim"
+
+
+@pytest.mark.parametrize("name", ["grammar", "notes"])
+def test_leading_silence_is_dropped_and_the_pickup_keeps_its_place(name):
+    # Three silent bars, then a pickup on beat 4 of bar 4: tokens start at bar 4's line.
+    chords = tuple(Chord(4.0 * b, 4.0, 0, "") for b in range(6))
+    score = Score((Note(15.0, 1.0, 67), Note(16.0, 2.0, 64)), chords)
+    tokens = make_tokenizer(name).encode(score)
+    assert tokens[0] == "R,3.000" and len(tokens) == 3
+
+
+@pytest.mark.parametrize("name", ["grammar", "notes"])
+def test_rests_are_split_at_bar_lines(name):
+    chords = tuple(Chord(4.0 * b, 4.0, 0, "") for b in range(4))
+    score = Score((Note(0.0, 2.5, 67), Note(9.0, 1.0, 64)), chords)
+    tokens = make_tokenizer(name).encode(score)
+    assert [t for t in tokens if t.startswith("R,")] == ["R,1.500", "R,4.000", "R,1.000"]
+
+
+@pytest.mark.parametrize("name", ["grammar", "notes"])
+def test_long_silence_splits_a_piece_into_phrases(name):
+    chords = tuple(Chord(4.0 * b, 4.0, 7, "7") for b in range(40))
+    phrase = [Note(float(i), 1.0, 67 + i) for i in range(8)]
+    later = [Note(n.start + 4 * 14, 1.0, n.pitch) for n in phrase]    # 12 silent bars between
+    close = [Note(n.start + 4 * 5, 1.0, n.pitch) for n in phrase]     # 3 silent bars between
+    tokenizer = make_tokenizer(name)
+    split = tokenizer.encode_variants(Score(tuple(phrase + later), chords))
+    assert len(split) == 2 and split[0] == split[1] == tokenizer.encode(Score(tuple(phrase), chords))
+    assert len(tokenizer.encode_variants(Score(tuple(phrase + close), chords))) == 1
+    assert len(make_tokenizer(name, split_silence_bars=20).encode_variants(Score(tuple(phrase + later), chords))) == 1

@@ -7,15 +7,18 @@ pickle into reader processes and their config keys the corpus cache.
 """
 from __future__ import annotations
 
+import bisect
 import random
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar, Sequence
 
-from jazzlstm.music.score import Chord, Note, Score, cover_chords
+from jazzlstm.music.score import Chord, Note, Score, cover_chords, quantize
 
 PLAYABLE_RANGE = (48, 88)
 """Pitches a decoded melody may use (C3..E6)."""
+SPLIT_SILENCE_BARS = 4
+"""Silence of more than this many bars splits a piece into separate training sequences."""
 
 
 @dataclass(frozen=True)
@@ -42,15 +45,23 @@ class Tokenizer(ABC):
 
 @dataclass(frozen=True)
 class MusicTokenizer(Tokenizer):
-    """A tokenizer of a Score's melody (its chords give the context some encodings need)."""
+    """A tokenizer of a Score's melody (its chords give the context some encodings need).
+
+    Tokens start at the bar line before the first note (leading silence is dropped, the
+    first note keeps its place in the bar), end with the last note (trailing silence is
+    dropped), and rests are split at bar lines, so no rest token is longer than a bar.
+    ``split_silence_bars``: for training, silence of more than that many bars splits a piece
+    into separate sequences (:func:`phrases`)."""
+
+    split_silence_bars: int = SPLIT_SILENCE_BARS
 
     @abstractmethod
     def encode(self, score: Score) -> list[str]:
         ...
 
     def encode_variants(self, score: Score) -> list[list[str]]:
-        """The sequences a piece contributes to training (more than one with augmentation)."""
-        return [self.encode(score)]
+        """The sequences a piece contributes to training: one per phrase (see :func:`phrases`)."""
+        return [self.encode(phrase) for phrase in phrases(score, self.split_silence_bars)]
 
     @abstractmethod
     def decode_melody(self, tokens: Sequence[str], chords: Sequence[Chord], rng: random.Random,
@@ -70,6 +81,36 @@ class MusicTokenizer(Tokenizer):
         melody = self.decode_melody(tokens, chords, rng)
         end = melody[-1].end if melody else max((c.end for c in chords), default=0.0)
         return Score(tuple(melody), tuple(cover_chords(chords, end)), tempo=tempo)
+
+
+def phrase_start(bar_lines: Sequence[float], beat: float) -> float:
+    """The bar line at or before ``beat``: where a piece's (or a phrase's) tokens start, so that
+    leading silence is dropped and the first note keeps its place in the bar."""
+    index = bisect.bisect_right(bar_lines, beat + 1e-9) - 1
+    return bar_lines[index] if index >= 0 else 0.0
+
+
+def rest_lengths(start: float, end: float, bar_lines: Sequence[float]) -> list[float]:
+    """The rests that fill ``start..end``, split at bar lines: no rest token is longer than a bar."""
+    cuts = [b for b in bar_lines[bisect.bisect_right(bar_lines, start + 1e-9):] if b < end - 1e-9]
+    edges = [start, *cuts, end]
+    return [quantize(b - a) for a, b in zip(edges, edges[1:]) if quantize(b - a) > 0]
+
+
+def phrases(score: Score, max_silence_bars: int = SPLIT_SILENCE_BARS) -> list[Score]:
+    """``score`` cut wherever the melody is silent for more than ``max_silence_bars`` whole
+    bars (each phrase keeps the chords and meter; empty melodies give no phrase)."""
+    melody = score.melody
+    if not melody:
+        return []
+    bar_lines = score.bar_starts(score.end + 1)
+    groups: list[list[Note]] = [[melody[0]]]
+    for previous, note in zip(melody, melody[1:]):
+        silent_bars = bisect.bisect_left(bar_lines, note.start - 1e-9) - bisect.bisect_right(bar_lines, previous.end - 1e-9)
+        if silent_bars > max_silence_bars:
+            groups.append([])
+        groups[-1].append(note)
+    return [replace(score, melody=tuple(group)) for group in groups]
 
 
 def into_range(pitch: int, pitch_range: tuple[int, int] = PLAYABLE_RANGE) -> int:

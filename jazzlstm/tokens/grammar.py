@@ -26,7 +26,8 @@ from typing import ClassVar, Sequence
 
 from jazzlstm.music.harmony import note_type
 from jazzlstm.music.score import Chord, Note, Score, bar_starts, chord_at, quantize
-from jazzlstm.tokens.base import PLAYABLE_RANGE, MusicTokenizer
+from jazzlstm.errors import EncodingError
+from jazzlstm.tokens.base import PLAYABLE_RANGE, MusicTokenizer, phrase_start, rest_lengths
 
 WIDEN = 3
 """Semitones added on each side of the real interval (a minor third)."""
@@ -63,20 +64,19 @@ def parse_token(token: str) -> GrammarToken:
 
 
 def encode(score: Score) -> list[str]:
-    """Melody of ``score`` -> grammar tokens (rests fill gaps, including one before the first note)."""
+    """Melody of ``score`` -> grammar tokens, from the bar line before the first note; rests
+    fill gaps, split at bar lines (see :class:`~jazzlstm.tokens.base.MusicTokenizer`)."""
     if not score.chords:
-        raise ValueError("the grammar needs chords: the score has none")
+        raise EncodingError("the grammar needs chords: the score has none")
     bar_lines = bar_starts(score.time_signatures, score.end + 1)
     chords = score.chords
     tokens: list[str] = []
-    cursor = 0.0
+    cursor = phrase_start(bar_lines, score.melody[0].start) if score.melody else 0.0
     previous: Note | None = None
     previous_bar = -1
     bar = chord_index = 0
     for note in score.melody:
-        gap = quantize(note.start - cursor)
-        if gap > 0:
-            tokens.append(f"R,{gap:.3f}")
+        tokens += [f"R,{rest:.3f}" for rest in rest_lengths(cursor, note.start, bar_lines)]
         # The melody is sorted, so bar and chord pointers only move forward.
         while bar + 1 < len(bar_lines) and bar_lines[bar + 1] <= note.start + 1e-9:
             bar += 1
@@ -161,7 +161,7 @@ class GrammarTokenizer(MusicTokenizer):
     """The jazz grammar (``TYPE,DUR[,<LOW,HIGH>]``) through the tokenizer interface."""
 
     name: ClassVar[str] = "grammar"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: no leading silence, rests split at bar lines
 
     def encode(self, score: Score) -> list[str]:
         return encode(score)

@@ -15,23 +15,24 @@ from dataclasses import dataclass
 from typing import ClassVar, Iterable, Sequence
 
 from jazzlstm.music.harmony import estimate_key
-from jazzlstm.music.score import Chord, Note, Score, quantize
-from jazzlstm.tokens.base import PLAYABLE_RANGE, MusicTokenizer, into_range
+from jazzlstm.errors import EncodingError
+from jazzlstm.music.score import Chord, Note, Score, bar_starts, quantize
+from jazzlstm.tokens.base import PLAYABLE_RANGE, MusicTokenizer, into_range, phrase_start, phrases, rest_lengths
 
 _TOKEN_RE = re.compile(r"^(?:P(\d{1,3})|R),(\d+(?:\.\d+)?)$")
 
 
 def encode(score: Score, transpose: int = 0) -> list[str]:
-    """Melody -> note tokens, optionally transposed by ``transpose`` semitones."""
+    """Melody -> note tokens, optionally transposed by ``transpose`` semitones, from the bar
+    line before the first note; rests split at bar lines."""
     tokens: list[str] = []
-    cursor = 0.0
+    bar_lines = bar_starts(score.time_signatures, score.end + 1)
+    cursor = phrase_start(bar_lines, score.melody[0].start) if score.melody else 0.0
     for note in score.melody:
-        gap = quantize(note.start - cursor)
-        if gap > 0:
-            tokens.append(f"R,{gap:.3f}")
+        tokens += [f"R,{rest:.3f}" for rest in rest_lengths(cursor, note.start, bar_lines)]
         pitch = note.pitch + transpose
         if not 0 <= pitch <= 127:
-            raise ValueError(f"transposing pitch {note.pitch} by {transpose} leaves the MIDI range")
+            raise EncodingError(f"transposing pitch {note.pitch} by {transpose} leaves the MIDI range")
         tokens.append(f"P{pitch},{note.duration:.3f}")
         cursor = note.end
     return tokens
@@ -95,23 +96,30 @@ class NoteTokenizer(MusicTokenizer):
     transpositions (in semitones, from the transposed piece) added as more training sequences."""
 
     name: ClassVar[str] = "notes"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: no leading silence, rests split at bar lines
     transpose: str = "none"
     augment: tuple[int, ...] = ()
 
     def shift(self, score: Score) -> int:
-        """The transposition of ``score``, in semitones."""
-        if self.transpose == "key":
-            return key_transposition(score)
-        return 0 if self.transpose == "none" else int(self.transpose)
+        """The transposition of ``score``, in semitones. To a key, the nearest octave of the
+        shift that keeps every pitch a MIDI pitch (a melody near pitch 127 goes down)."""
+        if self.transpose != "key":
+            return 0 if self.transpose == "none" else int(self.transpose)
+        shift = key_transposition(score)
+        pitches = [n.pitch for n in score.melody] or [60]
+        fitting = [s for s in (shift, shift - 12, shift + 12) if 0 <= min(pitches) + s and max(pitches) + s <= 127]
+        return fitting[0] if fitting else shift
 
     def encode(self, score: Score) -> list[str]:
         return encode(score, self.shift(score))
 
     def encode_variants(self, score: Score) -> list[list[str]]:
         shift = self.shift(score)
-        extra = augmentations(score, (shift + a for a in self.augment))
-        return [encode(score, shift), *(seq for moved, seq in extra if moved != shift)]
+        variants = []
+        for phrase in phrases(score, self.split_silence_bars):
+            extra = augmentations(phrase, (shift + a for a in self.augment))
+            variants += [encode(phrase, shift), *(seq for moved, seq in extra if moved != shift)]
+        return variants
 
     def decode_melody(self, tokens: Sequence[str], chords: Sequence[Chord], rng: random.Random,
                       pitch_range: tuple[int, int] = PLAYABLE_RANGE) -> list[Note]:
