@@ -35,6 +35,6 @@ setup(
         if line.strip() and not line.startswith("#")
     ],
     # The notebook test runs notebooks/jazzlstm_colab.ipynb in a Jupyter kernel.
-    extras_require={"test": ["pytest>=7", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6"]},
+    extras_require={"test": ["pytest>=7", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6", "hypothesis>=6.100"]},
     entry_points={"console_scripts": ["jazzlstm=jazzlstm.cli:main"]},
 )
