@@ -58,3 +58,17 @@ def test_a_percussive_program_is_never_the_melody(tmp_path):
                                                 TrackSpec("Flute", melody_notes(1, BARS)[::3], 73)])
     stats = {t["name"]: t for t in read_score(path).info["tracks"]}
     assert stats["Woodblock"]["score"] is None and stats["Flute"]["score"] is not None
+
+
+def test_all_melodies_keeps_every_melodic_line_over_the_same_chords(tmp_path):
+    from jazzlstm.music.analysis import melody_versions
+
+    path = write_tracks(tmp_path / "duet.mid", [*backing(), TrackSpec("Flute", melody_notes(1, BARS), 73),
+                                                TrackSpec("Violin", melody_notes(2, BARS), 40),
+                                                TrackSpec("Horn fill", fill(range(4, 6), 5), 60)])
+    best = read_score(path)
+    versions = melody_versions(read_score(path, "all"))
+    assert len(melody_versions(best)) == 1
+    assert [v.melody for v in versions][0] == best.melody
+    assert sorted(v.melody[0].pitch for v in versions) == sorted({melody_notes(1, BARS)[0][0], melody_notes(2, BARS)[0][0]})
+    assert all(v.chords == best.chords for v in versions)  # the fill covers too little to count

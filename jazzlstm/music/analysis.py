@@ -6,12 +6,12 @@ Pure functions over :class:`Track` lists (already in quantized beats); the reade
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from jazzlstm.errors import InputFileError
 from jazzlstm.music.chords import chord_segments, chord_timeline, melody_chords
-from jazzlstm.music.melody import choose_melody_track, is_bass, skyline
+from jazzlstm.music.melody import ALL_MELODIES, choose_melody_track, is_bass, melodic_lines, skyline
 from jazzlstm.music.score import Note, Score, TimeSignature, bar_starts
 
 
@@ -62,6 +62,11 @@ def score_from_tracks(tracks: Sequence[Track], time_signatures: Sequence[TimeSig
         chords = melody_chords(melody, bar_lines, piece_end)
         chord_source = "inferred from the melody (no accompaniment)"
     details = dict(info or {})
+    if melody_track == ALL_MELODIES:
+        lines = melodic_lines(pitched, stats, position)
+        details["other_melody_tracks"] = [pitched[i].index for i in lines]
+        details["other_melodies"] = [[[n.start, n.duration, n.pitch, n.velocity] for n in skyline(pitched[i].notes)]
+                                     for i in lines]
     details.update({
         "tracks": [s.to_dict() for s in stats],
         "melody_track": melody_source.index,
@@ -71,3 +76,10 @@ def score_from_tracks(tracks: Sequence[Track], time_signatures: Sequence[TimeSig
         "bars": len(bar_lines),
     })
     return Score(melody=melody, chords=chords, time_signatures=sigs, tempo=tempo, info=details)
+
+
+def melody_versions(score: Score) -> list[Score]:
+    """The score, then one copy per other melodic line it was read with (``--melody-track all``),
+    each with that line as its melody over the same chords."""
+    others = score.info.get("other_melodies", [])
+    return [score, *(replace(score, melody=tuple(Note(*n) for n in line)) for line in others if line)]

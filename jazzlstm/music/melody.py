@@ -16,7 +16,10 @@ percussive or a sound effect. Its score weighs together, as a musician listening
 * **program**: -1.5 for basses (GM 32-39), -1 for pads (88-95) and pizzicato or timpani
   (45, 47), -0.5 for string and choir ensembles (48-55).
 
-The highest score wins; ``--melody-track`` (index or name) overrides it.
+The highest score wins; ``--melody-track`` (index or name) overrides it, and
+``--melody-track all`` (alias ``--melody all``) also keeps every other melodic line of the file
+(:func:`melodic_lines`), as separate training sequences over the same chords, as Magenta
+extracts every melody of an arrangement.
 """
 from __future__ import annotations
 
@@ -41,6 +44,10 @@ NOT_MELODIC_PROGRAMS = frozenset(range(96, 104)) | frozenset(range(112, 128))
 """General MIDI programs that never carry a tune: sound effects (96-103, 120-127) and
 percussive instruments (112-119: tinkle bell, agogo, steel drums, woodblock, taiko ...)."""
 COVERAGE_WEIGHT, MONOPHONY_WEIGHT = 3.0, 1.5
+ALL_MELODIES = "all"
+"""``--melody-track all``: every melodic line of a file becomes a training sequence of its own."""
+LINE_MONOPHONY, LINE_COVERAGE, LINE_LOWEST_MEAN_PITCH = 0.7, 0.2, 52.0
+"""What a track needs to count as a melodic line of its own (see :func:`melodic_lines`)."""
 DENSITY_RANGE = (0.15, 6.0)
 
 
@@ -124,7 +131,7 @@ def choose_melody_track(tracks: Sequence[Track], override: int | str | None, pat
                         piece_end: float) -> tuple[int, str, list[TrackStats]]:
     """Pick the melody track: (position in ``tracks``, reason, stats of every track)."""
     stats = [track_stats(t, piece_end) for t in tracks]
-    if override is not None:
+    if override is not None and override != ALL_MELODIES:
         position = _resolve_override(tracks, override, path)
         return position, f"chosen by --melody-track {override!r}", stats
     candidates = [(s.score, -i, i) for i, s in enumerate(stats) if s.score is not None]
@@ -138,6 +145,15 @@ def choose_melody_track(tracks: Sequence[Track], override: int | str | None, pat
               f"mean pitch {s.mean_pitch:.1f}, coverage {s.coverage:.2f}"
               + (f", name {s.name!r}" if s.name else "") + ")")
     return best, reason, stats
+
+
+def melodic_lines(tracks: Sequence[Track], stats: Sequence[TrackStats], chosen: int) -> list[int]:
+    """Positions of the tracks, besides ``chosen``, that carry a melodic line of their own
+    (for ``--melody-track all``): candidates that are mostly monophonic, sound through a fair
+    share of the piece and sit above the bass."""
+    return [i for i, (track, s) in enumerate(zip(tracks, stats))
+            if i != chosen and s.score is not None and s.monophony >= LINE_MONOPHONY
+            and s.coverage >= LINE_COVERAGE and s.mean_pitch >= LINE_LOWEST_MEAN_PITCH and not is_bass(track)]
 
 
 def is_bass(track: Track) -> bool:
