@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "jazzlstm"
-STAGES = ("music", "tokens", "data", "model", "training", "generation")
+STAGES = ("music", "tokens", "data", "model", "training", "generation", "evaluate")
 DEEP_LEARNING = ("keras", "tensorflow", "jax", "torch")
 MUSIC_READERS = ("music21", "pretty_midi", "mido", "symusic", "jazzlstm.music.midi", "jazzlstm.music.musicxml",
                  "jazzlstm.music.abc", "jazzlstm.music.reading", "jazzlstm.data.corpus")
@@ -73,8 +73,8 @@ def test_the_package_shows_the_stages_of_the_data_flow():
     assert loose == ["api", "cli", "config", "errors", "fileio", "plot", "resources", "runs"]
 
 
-@pytest.mark.parametrize("stage", ["music", "tokens"])
-def test_music_and_tokens_never_import_deep_learning(stage):
+@pytest.mark.parametrize("stage", ["music", "tokens", "evaluate"])
+def test_music_tokens_and_metrics_never_import_deep_learning(stage):
     modules = [m for m in MODULES if m.startswith(f"jazzlstm.{stage}")]
     assert modules
     bad = {m: offending(m, DEEP_LEARNING) for m in modules}
