@@ -42,8 +42,9 @@ def train(midi: str | Path | Sequence[str | Path] | None = None, out: str | Path
     data_config = DataConfig(mode="music", encoding=corpus.settings.encoding, melody_track=read.melody_track,
                              transpose=read.transpose, sources=corpus.sources,
                              tokenizer=corpus.settings.tokenizer.config())
+    groups = [i for i, piece in enumerate(corpus.pieces) for _ in piece.sequences]  # hold out whole files
     return _fit(corpus.sequences, out, _with_tx(model_config, MUSIC_TX), train_config, data_config,
-                progressions=corpus.progressions(), force=force, verbose=verbose)
+                progressions=corpus.progressions(), force=force, verbose=verbose, groups=groups)
 
 
 def train_text(text: str | Path, out: str | Path = DEFAULT_RUN_DIR, layout: str = "stream", *, force: bool = False,

@@ -283,11 +283,15 @@ def history_curves(history: dict) -> dict[str, list[float]]:
         if not isinstance(perplexity, list) or len(perplexity) != len(losses):
             perplexity = [math.exp(v) if v < 700 else math.nan for v in curves[prefix + "loss"]]
         curves[prefix + "perplexity"] = finite(perplexity)
+        per_note = history.get(prefix + "bits_per_note")
+        if isinstance(per_note, list) and len(per_note) == len(losses):
+            curves[prefix + "bits_per_note"] = finite(per_note)
     return curves
 
 
 def history_figure(history: dict, title: str) -> "Figure":
-    """Two panels, loss and perplexity per epoch (training and validation), best epoch marked."""
+    """Loss and perplexity per epoch (training and validation), and bits per note where the run
+    has them (music runs), the best epoch marked."""
     from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
     curves = history_curves(history)
@@ -296,10 +300,12 @@ def history_figure(history: dict, title: str) -> "Figure":
     best = history.get("best_epoch")
     if not isinstance(best, int) or not 1 <= best <= len(epochs) or monitor not in curves:
         best = None
-    fig = new_figure(11.0, 4.4)
-    left, right = fig.subplots(1, 2)
-    panels = ((left, "loss", "loss (crossentropy, nats per token)", False),
-              (right, "perplexity", "perplexity (log scale)", True))
+    panels = [("loss", "loss (crossentropy, nats per token)", False), ("perplexity", "perplexity (log scale)", True)]
+    if "bits_per_note" in curves or "val_bits_per_note" in curves:
+        panels.append(("bits_per_note", "bits per melody note", False))
+    fig = new_figure(5.5 * len(panels), 4.4)
+    axes = fig.subplots(1, len(panels))
+    panels = [(ax, *panel) for ax, panel in zip(axes, panels)]
     for ax, key, label, log in panels:
         for prefix, name, color in (("", "training", "#1d4e89"), ("val_", "validation", "#e76f51")):
             values = curves.get(prefix + key)

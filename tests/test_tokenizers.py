@@ -112,3 +112,12 @@ def test_long_silence_splits_a_piece_into_phrases(name):
     assert len(split) == 2 and split[0] == split[1] == tokenizer.encode(Score(tuple(phrase), chords))
     assert len(tokenizer.encode_variants(Score(tuple(phrase + close), chords))) == 1
     assert len(make_tokenizer(name, split_silence_bars=20).encode_variants(Score(tuple(phrase + later), chords))) == 1
+
+
+@pytest.mark.parametrize("name", ["grammar", "notes"])
+def test_notes_are_counted_without_rests_or_specials(name):
+    tokenizer = make_tokenizer(name)
+    score = two_bar_score()
+    tokens = tokenizer.encode(score)
+    assert any(t.startswith("R,") for t in tokens)
+    assert tokenizer.count_notes(["<unk>", *tokens]) == len(score.melody)

@@ -73,6 +73,14 @@ class MusicTokenizer(Tokenizer):
     def token_beats(self, token: str) -> float | None:
         """How many beats ``token`` advances time by (None: not a timed token)."""
 
+    @abstractmethod
+    def is_note(self, token: str) -> bool:
+        """Whether ``token`` starts a melody note (not a rest, bar or special token)."""
+
+    def count_notes(self, tokens: Sequence[str]) -> int:
+        """Melody notes in ``tokens``: the denominator of bits per note."""
+        return sum(self.is_note(token) for token in tokens)
+
     def decode(self, tokens: Sequence[str], chords: Sequence[Chord] = (), rng: random.Random | int | None = None,
                tempo: float = 120.0) -> Score:
         """Tokens -> a Score of the melody over ``chords``, the progression repeated to cover

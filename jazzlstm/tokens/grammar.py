@@ -173,3 +173,7 @@ class GrammarTokenizer(MusicTokenizer):
     def token_beats(self, token: str) -> float | None:
         match = _TOKEN_RE.match(token)
         return float(match.group(2)) if match else None
+
+    def is_note(self, token: str) -> bool:
+        match = _TOKEN_RE.match(token)
+        return bool(match) and match.group(1) != "R"

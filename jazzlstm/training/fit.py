@@ -25,6 +25,8 @@ from jazzlstm.errors import JazzLSTMError
 from jazzlstm.fileio import refuse_existing, write_json_atomic
 from jazzlstm.runs import MODEL_FILE, Run, publish, write_metadata
 from jazzlstm.music.score import Chord
+from jazzlstm.tokens.base import MusicTokenizer
+from jazzlstm.tokens.registry import tokenizer_from_config
 from jazzlstm.tokens.vocab import Vocabulary
 
 
@@ -34,6 +36,7 @@ class Windows:
 
     rows: np.ndarray
     weights: np.ndarray | None = None
+    tokens_per_note: float | None = None  # music: tokens over melody notes of these pieces
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -48,9 +51,14 @@ class Windows:
 
 
 def prepare_windows(sequences: Sequence[Sequence[int]], tx: int, train_config: TrainConfig,
-                    layout: str = "music") -> tuple[Windows, Windows]:
+                    layout: str = "music", groups: Sequence[int] | None = None,
+                    notes: Sequence[int] | None = None) -> tuple[Windows, Windows]:
     """(train, validation) windows. Music and lines are split by file or sample; a stream by
-    position (its last ``val_split`` share validates)."""
+    position (its last ``val_split`` share validates).
+
+    ``groups``: the file each sequence comes from (phrases, melodic lines and transpositions
+    of one file stay on one side of the split); default: one file per sequence. ``notes``:
+    melody notes per sequence, for bits per note (see :class:`BitsPerNote`)."""
     from jazzlstm.data.windows import corpus_windows, sample_windows, split_by_file, split_stream, stream_windows
 
     if layout == "stream":
@@ -66,16 +74,29 @@ def prepare_windows(sequences: Sequence[Sequence[int]], tx: int, train_config: T
             raise JazzLSTMError(f"validation text too short: {len(val_ids)} characters for --batch-size {batch} "
                                 f"streams of --tx {tx} (need {batch * tx + 1}); lower them or use --val-split 0")
         return train, val
-    train_idx, val_idx = split_by_file(len(sequences), train_config.val_split, train_config.seed)
+    groups = list(range(len(sequences))) if groups is None else list(groups)
+    files = sorted(set(groups))
+    train_files, val_files = split_by_file(len(files), train_config.val_split, train_config.seed)
+    held_out = {files[i] for i in val_files}
+    train_idx = [i for i, g in enumerate(groups) if g not in held_out]
+    val_idx = [i for i, g in enumerate(groups) if g in held_out]
     if layout == "lines":
         train = Windows(*sample_windows([sequences[i] for i in train_idx], tx))
         val = Windows(*sample_windows([sequences[i] for i in val_idx], tx))
     else:
-        train = Windows(corpus_windows([sequences[i] for i in train_idx], tx, train_config.stride))
-        val = Windows(corpus_windows([sequences[i] for i in val_idx], tx, train_config.stride))
+        train = Windows(corpus_windows([sequences[i] for i in train_idx], tx, train_config.stride),
+                        tokens_per_note=_tokens_per_note(sequences, notes, train_idx))
+        val = Windows(corpus_windows([sequences[i] for i in val_idx], tx, train_config.stride),
+                      tokens_per_note=_tokens_per_note(sequences, notes, val_idx))
     if len(train) == 0:
         raise JazzLSTMError(f"not enough tokens to train: need at least {tx + 1} per file")
     return train, val
+
+
+def _tokens_per_note(sequences: Sequence[Sequence[int]], notes: Sequence[int] | None,
+                     indices: Sequence[int]) -> float | None:
+    total_notes = sum(notes[i] for i in indices) if notes is not None else 0
+    return sum(len(sequences[i]) for i in indices) / total_notes if total_notes else None
 
 
 def fit_model(train: Windows, val: Windows, model_config: ModelConfig, train_config: TrainConfig,
@@ -134,7 +155,8 @@ def fit_model(train: Windows, val: Windows, model_config: ModelConfig, train_con
                             f"lower --batch-size or use --val-split 0")
     monitor = "val_loss" if val_batches is not None else "loss"
     epoch_end = EpochBackup(jazz, backups, monitor, state, keep_best)
-    callbacks: list = [epoch_end, StepProgress()]
+    callbacks: list = [BitsPerNote(bits_name, train.tokens_per_note, val.tokens_per_note), epoch_end,
+                       StepProgress()]
     if stateful:
         callbacks.append(ResetStates())
     if train_batches.epoch is not None:
@@ -205,6 +227,25 @@ class ShuffleEpoch(keras.callbacks.Callback):
         self.epoch_variable.assign(epoch)
 
 
+class BitsPerNote(keras.callbacks.Callback):
+    """Adds ``bits_per_note`` and ``val_bits_per_note`` to each epoch's logs (so to the
+    progress bar, ``history.json`` and the plots): bits per token times the tokens per melody
+    note of that split's pieces, rests and other tokens included. Comparable across
+    encodings, where bits per token are not (docs/evaluation.md)."""
+
+    def __init__(self, bits_name: str, train_ratio: float | None, val_ratio: float | None):
+        super().__init__()
+        self.bits_name, self.ratios = bits_name, {"": train_ratio, "val_": val_ratio}
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is None:
+            return
+        for prefix, ratio in self.ratios.items():
+            bits = logs.get(prefix + self.bits_name)
+            if ratio is not None and bits is not None:
+                logs[prefix + "bits_per_note"] = float(bits) * ratio
+
+
 class StepProgress(keras.callbacks.ProgbarLogger):
     """Keras's progress bar, counting true steps: with several steps per execution Keras
     reports the last step of a run of steps, which at an epoch's end may lie past the epoch
@@ -246,11 +287,13 @@ def work_folder(out: Path) -> Path:
 def train_run(sequences: Sequence[Sequence[str]], out: str | Path, model_config: ModelConfig,
               train_config: TrainConfig, data_config: DataConfig,
               progressions: Sequence[Sequence[Chord]] = (), force: bool = False,
-              verbose: int | str = "auto", specials: Sequence[str] = ()) -> Run:
+              verbose: int | str = "auto", specials: Sequence[str] = (),
+              groups: Sequence[int] | None = None) -> Run:
     """Vocabulary + windows + fit + run folder at ``out``. Returns the Run.
 
     ``model_config`` gives the LSTM units and the window length; its vocabulary size is the
-    vocabulary's.
+    vocabulary's. ``groups``: the file each sequence comes from (validation holds out whole
+    files).
 
     The job's state lives in a work folder beside ``out`` (see :func:`work_folder`) and is
     backed up every epoch: the same command, run again after a crash, a kill or Ctrl-C,
@@ -268,9 +311,12 @@ def train_run(sequences: Sequence[Sequence[str]], out: str | Path, model_config:
         raise JazzLSTMError("the corpus has fewer than 2 distinct tokens: nothing to learn")
     model_config = replace(model_config, n_values=len(vocab))
     ids = [vocab.encode(seq) for seq in sequences]
-    train, val = prepare_windows(ids, model_config.tx, train_config, data_config.layout)
+    tokenizer = tokenizer_from_config(data_config.tokenizer_config())
+    notes = [tokenizer.count_notes(seq) for seq in sequences] if isinstance(tokenizer, MusicTokenizer) else None
+    train, val = prepare_windows(ids, model_config.tx, train_config, data_config.layout, groups, notes)
     work = work_folder(out)
-    job = fingerprint(to_dict(model_config), to_dict(train_config), to_dict(data_config), vocab.tokens, ids)
+    job = fingerprint(to_dict(model_config), to_dict(train_config), to_dict(data_config), vocab.tokens, ids,
+                      list(groups) if groups is not None else None)
     _claim(work, job, force)
     backups = Backups(work / "backups")
     bits_name = "bits_per_char" if data_config.is_text else "bits_per_token"
