@@ -1,4 +1,5 @@
-"""Corpus-reading speed: jazzlstm's reader vs a plain music21.converter.parse baseline.
+"""Corpus-reading speed: jazzlstm's reader vs a plain music21.converter.parse baseline, and
+MIDI parsers side by side.
 
 Builds (once, then reuses) a corpus of MIDI files in --corpus-dir: the bundled midi_samples/
 plus Bach chorales and other scores rendered from music21's own corpus with music21's MIDI
@@ -11,7 +12,11 @@ times, on the same files:
   (median of 3 loads: one load takes seconds, the baseline below takes a minute);
 * the same with a worker pool (--workers, default: every core);
 * the same again reading the cache it just wrote;
-* music21.converter.parse of each file (the baseline; parse only, no analysis).
+* music21.converter.parse of each file (the baseline; parse only, no analysis);
+* side by side, one process, on the same files' bytes (read into memory first; median of 3
+  passes): jazzlstm's read_score (symusic parse + melody + chords, no tokens), the previous
+  parser pretty_midi.PrettyMIDI (parse only), symusic.Score.from_midi alone and
+  mido.MidiFile alone, with the ratios read_score vs music21 and read_score vs pretty_midi.
 
 Prints one JSON object. Target (issue 2): single-process >= 20x the baseline, before the cache.
 Run: python benchmarks/bench_ingest.py [--files 200] [--baseline-files N]
@@ -129,6 +134,60 @@ def time_music21(files: list[Path]) -> float:
     return time.perf_counter() - start
 
 
+def time_parsers(files: list[Path], repeats: int = 3) -> tuple[dict[str, float], dict[str, int]]:
+    """Median seconds of ``repeats`` passes over every file's bytes, per contender (one process),
+    and which parser read_score used how often."""
+    import io
+    import statistics
+    import warnings
+
+    import mido
+    import pretty_midi
+    import symusic
+
+    from jazzlstm.errors import JazzLSTMError
+    from jazzlstm.music.reading import read_score
+
+    blobs = [(str(p), p.read_bytes()) for p in files]
+    parsers: dict[str, int] = {}
+
+    def jazzlstm_read_score() -> None:
+        parsers.clear()
+        for path, data in blobs:
+            try:
+                parser = read_score(path, data=data).info.get("parser", "?")
+            except JazzLSTMError:
+                parser = "refused"
+            parsers[parser] = parsers.get(parser, 0) + 1
+
+    def pretty_midi_parse() -> None:
+        for _, data in blobs:
+            pretty_midi.PrettyMIDI(io.BytesIO(data))
+
+    def symusic_parse() -> None:
+        for _, data in blobs:
+            symusic.Score.from_midi(data)
+
+    def mido_parse() -> None:
+        for _, data in blobs:
+            mido.MidiFile(file=io.BytesIO(data))
+
+    contenders = {"read_score": jazzlstm_read_score, "pretty_midi": pretty_midi_parse,
+                  "symusic": symusic_parse, "mido": mido_parse}
+    seconds = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pretty_midi's meta-event warnings
+        for name, run in contenders.items():
+            run()  # warm-up pass: lazy imports, caches
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                run()
+                times.append(time.perf_counter() - start)
+            seconds[name] = statistics.median(times)
+    return seconds, dict(parsers)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=200)
@@ -153,6 +212,9 @@ def main() -> None:
     baseline = time_music21(baseline_files)
     clean_single, _ = time_jazzlstm(clean_files, 1, False, repeats=3)
     clean_baseline = time_music21(clean_files)
+    parse_seconds, parsers = time_parsers(files)
+    music21_rate = len(baseline_files) / baseline
+    rates = {name: n / s for name, s in parse_seconds.items()}
     result = {
         "files": n,
         "usable_files": usable,
@@ -168,6 +230,14 @@ def main() -> None:
         "clean_files": len(clean_files),
         "clean_speedup_single_vs_music21": round(clean_baseline / clean_single, 1),
         "target_speedup_single": 20,
+        "read_score_files_per_s": round(rates["read_score"], 2),
+        "read_score_parsers": parsers,
+        "pretty_midi_parse_files_per_s": round(rates["pretty_midi"], 2),
+        "symusic_parse_files_per_s": round(rates["symusic"], 2),
+        "mido_parse_files_per_s": round(rates["mido"], 2),
+        "read_score_vs_music21": round(rates["read_score"] / music21_rate, 1),
+        "read_score_vs_pretty_midi": round(rates["read_score"] / rates["pretty_midi"], 2),
+        "symusic_vs_pretty_midi": round(rates["symusic"] / rates["pretty_midi"], 1),
     }
     print(json.dumps(result, indent=1))
 

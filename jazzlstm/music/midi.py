@@ -1,19 +1,49 @@
-"""The only module that reads and writes MIDI (with pretty_midi).
+"""The only module that reads and writes MIDI.
 
-Reading turns every note track into :class:`~jazzlstm.music.analysis.Track` in quantized beats
-(ticks / resolution, so tempo changes never distort rhythm) and hands them to
-:func:`~jazzlstm.music.analysis.score_from_tracks`. Writing renders a :class:`Score` as a melody track,
-a comping piano track and a bass track at one tempo, atomically.
+Reading parses with symusic (a C++ MIDI parser, about 100x faster than pretty_midi), one
+track chunk at a time. A chunk symusic refuses (a data byte above 127, a bad pitch-bend
+value, a time signature it cannot represent) is read again by mido with ``clip=True``, which
+clips data bytes to 127 and here also skips meta events it cannot decode (a bad key
+signature). ``Score.info["parser"]`` says which one read the file: ``"symusic"``, or
+``"mido (tolerant)"`` when any chunk needed the fallback. Note times are converted as
+ticks / ticks-per-quarter-note with exact integer rounding to the grid, so tempo changes
+never bend rhythm; every instrument becomes a :class:`~jazzlstm.music.analysis.Track` for
+:func:`~jazzlstm.music.analysis.score_from_tracks`.
 
-Zero-length notes: a note shorter than one grid step gets one step. A note-on and note-off
-on the very same tick is ambiguous in MIDI; pretty_midi keeps such a note open until the
-next note-off of that pitch (or drops it), and the skyline then cuts it at the next melody
-onset, so the melody stays monophonic with positive durations either way.
+The meaning is that of the earlier pretty_midi reader:
+
+* an instrument is the notes of one track chunk on one channel with one program (the program
+  in force at the note-off), so a type 0 file splits by channel and program, and several
+  tracks on one channel stay apart; within a track chunk, instruments are ordered by their
+  first note-off; channel 10 (index 9) is drums;
+* a note-on and note-off on the very same tick is no note (dropped); a note shorter than one
+  grid step gets one step; a note never switched off is dropped;
+* tempo and time signatures are those of the first track chunk (as the standard asks), or of
+  the first chunk that has any when it has none (pretty_midi ignored those).
+
+One difference: when a pitch is struck again while it still sounds, the next note-off ends
+the earlier note and the later one sounds to the note-off after (first in, first out, as
+symusic does); pretty_midi ended both at the first note-off.
+
+Bounds, checked before anything is allocated in proportion to a value in the file: ticks per
+quarter note > 0 (SMPTE time division is refused); tempo events outside 1..1000 BPM and time
+signatures other than 1..64 beats of a power-of-2 note value up to 1/64 (a bar at least one
+grid step long) are ignored and listed in ``Score.info["ignored"]``; a note lasts at most
+:data:`MAX_NOTE_BEATS`; a piece running past :data:`MAX_PIECE_BEATS`, or with more than
+:data:`MAX_TRACK_CHUNKS` track chunks or :data:`MAX_INSTRUMENTS` instruments, is refused.
+
+Writing renders a :class:`Score` with pretty_midi as a melody track, a comping piano track and
+a bass track at one tempo, atomically.
 """
 from __future__ import annotations
 
 import io
+import re
+import threading
 import warnings
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +53,40 @@ from jazzlstm.music.analysis import Track, score_from_tracks
 from jazzlstm.errors import InputFileError, JazzLSTMError
 from jazzlstm.fileio import atomic_path, check_writable
 from jazzlstm.music.harmony import voicing
-from jazzlstm.music.score import STEPS_PER_BEAT, Note, Score, TimeSignature, quantize
+from jazzlstm.music.score import STEPS_PER_BEAT, Note, Score, TimeSignature
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")
 _STEP = 1.0 / STEPS_PER_BEAT
 
+PARSER_FAST = "symusic"
+PARSER_TOLERANT = "mido (tolerant)"
+MAX_METER = 64
+"""Largest time-signature numerator, and largest (power-of-2) denominator."""
+TEMPO_RANGE = (1.0, 1000.0)
+"""Tempo events outside this range of BPM are ignored."""
+MAX_NOTE_BEATS = 256
+"""A longer note (64 bars of 4/4) is cut to this length."""
+MAX_PIECE_BEATS = 20_000
+"""A file whose notes run past this beat is refused (about 80 minutes at 250 BPM)."""
+MAX_TRACK_CHUNKS = 4096
+"""A file with more track chunks is refused (each is parsed on its own)."""
+MAX_INSTRUMENTS = 1024
+"""A file with more instruments (track, channel and program with notes) is refused."""
+_MAX_TICK = 2 ** 48
+"""Ticks beyond this (far beyond MAX_PIECE_BEATS at any resolution) are refused as they are read."""
+_MAX_IGNORED = 20
+"""At most this many ignored events are listed in ``Score.info["ignored"]``."""
 
-def load_midi(path: str | Path, data: bytes | None = None) -> pretty_midi.PrettyMIDI:
-    """Parse a MIDI file (or its bytes), turning every failure into a one-line InputFileError."""
+
+class _Unreadable(Exception):
+    """A one-line reason why the bytes cannot be read (becomes an InputFileError)."""
+
+
+def midi_bytes(path: str | Path, data: bytes | None = None) -> bytes:
+    """The standard MIDI file in ``data`` (else read from ``path``), an RMID wrapper removed.
+
+    Raises InputFileError for an unreadable, empty or non-MIDI file.
+    """
     path = str(path)
     if data is None:
         try:
@@ -43,52 +99,276 @@ def load_midi(path: str | Path, data: bytes | None = None) -> pretty_midi.Pretty
         raise InputFileError(path, "not a MIDI file (no MThd header)")
     if data.startswith(b"RIFF"):  # RMID wrapper: the standard MIDI file sits inside
         data = data[data.index(b"MThd"):]
+    return data
+
+
+def load_midi(path: str | Path, data: bytes | None = None) -> pretty_midi.PrettyMIDI:
+    """Parse a MIDI file (or its bytes) with pretty_midi, for rendering audio; every failure
+    becomes a one-line InputFileError."""
+    path = str(path)
+    data = midi_bytes(path, data)
+    try:
+        split_chunks(data)  # SMPTE or 0 ticks per quarter note: a plain reason, not a crash
+    except _Unreadable as exc:
+        raise InputFileError(path, str(exc)) from None
     try:
         with warnings.catch_warnings():
             # pretty_midi warns about meta events on non-zero tracks: harmless, and noisy.
             warnings.simplefilter("ignore")
             return pretty_midi.PrettyMIDI(io.BytesIO(data))
+    except ZeroDivisionError:
+        raise InputFileError(path, "corrupt MIDI file: a tempo of 0 (no time per beat)") from None
     except Exception as exc:  # mido/pretty_midi raise many types for broken files
         detail = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise InputFileError(path, f"corrupt MIDI file ({detail})") from None
 
 
-def seconds_to_beats(pm: pretty_midi.PrettyMIDI, times: np.ndarray) -> np.ndarray:
-    """Map times in seconds to quarter-note beats through the tempo map (vectorized).
+# --- the file's structure ----------------------------------------------------------------------
 
-    Equivalent to ``pm.time_to_tick(t) / pm.resolution`` without a Python call per note.
+
+def split_chunks(data: bytes) -> tuple[int, list[bytes]]:
+    """(ticks per quarter note, the MTrk chunks, each with its 8-byte chunk header).
+
+    Reads as many track chunks as the header announces (fewer when the file ends cleanly
+    after a chunk); chunks of other kinds are skipped, bytes after the last track ignored.
     """
-    change_times, tempi = pm.get_tempo_changes()
-    if len(change_times) == 0:
-        change_times, tempi = np.array([0.0]), np.array([120.0])
-    beats_per_second = tempi / 60.0
-    start_beats = np.concatenate([[0.0], np.cumsum(np.diff(change_times) * beats_per_second[:-1])])
-    segment = np.clip(np.searchsorted(change_times, times, side="right") - 1, 0, None)
-    return start_beats[segment] + (times - change_times[segment]) * beats_per_second[segment]
+    if len(data) < 14:
+        raise _Unreadable("corrupt MIDI file: truncated header chunk")
+    header_length = int.from_bytes(data[4:8], "big")
+    if header_length < 6 or 8 + header_length > len(data):
+        raise _Unreadable(f"corrupt MIDI file: a header chunk of {header_length} bytes")
+    announced = int.from_bytes(data[10:12], "big")
+    division = int.from_bytes(data[12:14], "big")
+    if division & 0x8000:
+        raise _Unreadable("SMPTE time division is not supported (the file counts time in frames, not beats)")
+    if division == 0:
+        raise _Unreadable("0 ticks per quarter note (the file has no beat)")
+    chunks: list[bytes] = []
+    position = 8 + header_length
+    while len(chunks) < announced and position < len(data):
+        if position + 8 > len(data):
+            raise _Unreadable("corrupt MIDI file: truncated track chunk")
+        end = position + 8 + int.from_bytes(data[position + 4:position + 8], "big")
+        if end > len(data):
+            raise _Unreadable("corrupt MIDI file: truncated track chunk")
+        if data[position:position + 4] == b"MTrk":
+            if len(chunks) == MAX_TRACK_CHUNKS:
+                raise _Unreadable(f"too many tracks (more than {MAX_TRACK_CHUNKS:,} track chunks)")
+            chunks.append(data[position:end])
+        position = end
+    return division, chunks
 
 
-def midi_tracks(pm: pretty_midi.PrettyMIDI) -> list[Track]:
-    """Every instrument as a Track of notes in quantized beats (notes under one step get one step)."""
-    tracks = []
-    for index, inst in enumerate(pm.instruments):
-        notes: list[Note] = []
-        if inst.notes:
-            raw = np.array([(n.start, n.end, n.pitch, n.velocity) for n in inst.notes], dtype=float)
-            steps = np.rint(seconds_to_beats(pm, raw[:, :2].ravel()).reshape(-1, 2) * STEPS_PER_BEAT)
-            lengths = np.maximum(steps[:, 1] - steps[:, 0], 1)  # a very short note still was played
-            notes = list(map(Note._make, zip((steps[:, 0] / STEPS_PER_BEAT).tolist(),
-                                             (lengths / STEPS_PER_BEAT).tolist(),
-                                             raw[:, 2].astype(int).tolist(), raw[:, 3].astype(int).tolist())))
-        name = inst.name.strip() or ("Drums" if inst.is_drum else pretty_midi.program_to_instrument_name(inst.program))
-        tracks.append(Track(index, name, int(inst.program), bool(inst.is_drum), tuple(sorted(notes))))
-    return tracks
+@dataclass
+class _Chunk:
+    """What one track chunk holds, in ticks."""
+
+    parts: list[tuple[str, int, bool, np.ndarray]] = field(default_factory=list)
+    """(track name, program, is_drum, notes as rows of start tick, end tick, pitch, velocity),
+    ordered as pretty_midi made instruments: by first note-off."""
+    tempos: list[tuple[int, int]] = field(default_factory=list)
+    """(tick, microseconds per quarter note), in file order."""
+    meters: list[tuple[int, int, int]] = field(default_factory=list)
+    """(tick, numerator, denominator as a power of 2), in file order."""
+    ignored: list[str] = field(default_factory=list)
+    """Tempo and time-signature events too short to read, one line each."""
 
 
-def time_signatures(pm: pretty_midi.PrettyMIDI) -> tuple[TimeSignature, ...]:
-    """Time signatures in beats; 4/4 from the start when the file has none."""
-    starts = seconds_to_beats(pm, np.array([ts.time for ts in pm.time_signature_changes], dtype=float))
-    sigs = [TimeSignature(quantize(float(b)), ts.numerator, ts.denominator)
-            for b, ts in zip(starts, pm.time_signature_changes)]
+def _ordered(parts: list[tuple[str, int, bool, np.ndarray]]) -> list[tuple[str, int, bool, np.ndarray]]:
+    """Parts with notes, by their first note-off (ties: channel, then program)."""
+    kept = [p for p in parts if len(p[3])]
+    return sorted(kept, key=lambda p: int(p[3][:, 1].min()))
+
+
+_FIXED_META = re.compile(rb"\xff([\x51\x58\x59])(.)(?:..)?", re.S)
+"""A tempo, time-signature or key-signature meta event: its type, length and first two data bytes."""
+_META_LENGTHS = {0x51: 3, 0x58: 4, 0x59: 2}
+_META_NAMES = {0x51: "a tempo", 0x58: "a time signature"}
+
+
+def _symusic_reads_faithfully(chunk: bytes) -> bool:
+    """False when a tempo or signature event would come back wrong from symusic.
+
+    symusic reads such an event's data whatever length the event declares (a short one takes
+    the bytes of the events after it) and keeps a time-signature denominator in one byte
+    (1 << exponent: an exponent above 7 comes back wrong). mido reads those exactly. A false
+    alarm (these bytes inside a text or a delta time) only costs the slower parser.
+    """
+    for match in _FIXED_META.finditer(chunk):
+        kind, length = match[1][0], match[2][0]
+        if length != _META_LENGTHS[kind] or (kind == 0x58 and (len(match[0]) < 5 or match[0][4] > 7)):
+            return False
+    return True
+
+
+def _symusic_chunk(header: bytes, chunk: bytes) -> _Chunk | None:
+    """One track chunk read by symusic; None when symusic cannot read it faithfully."""
+    if not _symusic_reads_faithfully(chunk):
+        return None
+    import symusic
+
+    try:
+        score = symusic.Score.from_midi(header + chunk)
+    except Exception:  # symusic refuses: data bytes above 127, bad pitch bends, broken events
+        return None
+    parts = []
+    for track in score.tracks:  # in (channel, program) order within the chunk
+        arrays = track.notes.numpy()
+        start, duration = arrays["time"], arrays["duration"]
+        if len(start) and (start.min() < 0 or duration.min() < 0):
+            return None  # times past 2**31 ticks wrapped around: mido counts them exactly
+        notes = np.column_stack((start, start.astype(np.int64) + duration, arrays["pitch"], arrays["velocity"]))
+        sounding = duration > 0  # a note-on and note-off on one tick is no note
+        parts.append((track.name, int(track.program), bool(track.is_drum),
+                      notes.astype(np.int64, copy=False) if sounding.all() else notes[sounding].astype(np.int64)))
+    content = _Chunk(_ordered(parts))
+    if len(score.tempos):
+        tempos = score.tempos.numpy()
+        content.tempos = list(zip(tempos["time"].tolist(), tempos["mspq"].tolist()))
+    if len(score.time_signatures):
+        meters = score.time_signatures.numpy()
+        content.meters = [(t, n, d.bit_length() - 1 if d & (d - 1) == 0 else -1)  # d is 1 << exponent (<= 7)
+                          for t, n, d in zip(meters["time"].tolist(), meters["numerator"].tolist(),
+                                             meters["denominator"].tolist())]
+    if any(tick < 0 for tick, *_ in content.tempos + content.meters):
+        return None
+    return content
+
+
+_META_LOCK = threading.Lock()
+
+
+@contextmanager
+def _tolerant_meta_events():
+    """While mido reads: a meta event it cannot decode (a key signature of 100 sharps, a time
+    signature of 4/2^31) becomes an 'unknown_meta' message instead of failing the file."""
+    from mido.midifiles import meta, midifiles
+
+    original = getattr(midifiles, "build_meta_message", None)
+    if original is None:  # another mido layout: read without this tolerance
+        yield
+        return
+
+    def tolerant(meta_type, data, delta=0):
+        try:
+            return original(meta_type, data, delta)
+        except Exception:
+            return meta.UnknownMetaMessage(meta_type, data, time=delta)
+
+    with _META_LOCK:
+        midifiles.build_meta_message = tolerant
+        try:
+            yield
+        finally:
+            midifiles.build_meta_message = original
+
+
+def _mido_reason(exc: Exception, number: int) -> str:
+    """A one-line reason for a chunk mido cannot read either."""
+    text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    if isinstance(exc, EOFError):
+        return f"corrupt MIDI file: track chunk {number} ends in the middle of an event"
+    if "running status without last_status" in text:
+        return f"corrupt MIDI file: a data byte without a status byte in track chunk {number}"
+    oversized = re.match(r"Message length (\d+) exceeds", text)
+    if oversized:
+        return (f"corrupt MIDI file: a system-exclusive or meta event of {int(oversized[1]):,} bytes "
+                f"in track chunk {number}")
+    return f"corrupt MIDI file: {text} (track chunk {number})"
+
+
+def _mido_chunk(header: bytes, chunk: bytes, number: int) -> _Chunk:
+    """One track chunk read by mido, data bytes above 127 clipped; the same meaning as symusic."""
+    import mido
+
+    try:
+        with _tolerant_meta_events():
+            midi = mido.MidiFile(file=io.BytesIO(header + chunk), clip=True)
+    except Exception as exc:
+        raise _Unreadable(_mido_reason(exc, number)) from None
+    result = _Chunk()
+    tpq = int.from_bytes(header[12:14], "big")
+    tick, name, programs = 0, "", [0] * 16
+    sounding: dict[tuple[int, int], deque] = {}
+    parts: dict[tuple[int, int], list[tuple[int, int, int, int]]] = {}
+    for msg in midi.tracks[0] if midi.tracks else ():
+        tick += msg.time
+        kind = msg.type
+        if kind == "note_on" and msg.velocity:
+            sounding.setdefault((msg.channel, msg.note), deque()).append((tick, msg.velocity))
+        elif kind == "note_on" or kind == "note_off":
+            notes = parts.setdefault((msg.channel, programs[msg.channel]), [])
+            queue = sounding.get((msg.channel, msg.note))
+            if queue:
+                start, velocity = queue.popleft()
+                if tick > start:  # a note-on and note-off on one tick is no note
+                    notes.append((start, tick, msg.note, velocity))
+        elif kind == "program_change":
+            programs[msg.channel] = msg.program
+        elif kind == "track_name":  # the raw bytes as UTF-8, as symusic takes them
+            name = msg.name.encode("latin-1", "replace").decode("utf-8", "ignore")
+        elif kind == "set_tempo":
+            result.tempos.append((tick, msg.tempo))
+        elif kind == "time_signature":
+            result.meters.append((tick, msg.numerator, msg.denominator.bit_length() - 1))
+        elif kind == "unknown_meta" and msg.type_byte == 0x58 and len(msg.data) >= 2:
+            result.meters.append((tick, msg.data[0], msg.data[1]))  # mido could not decode it
+        elif kind == "unknown_meta" and msg.type_byte in _META_NAMES:
+            what, needed = _META_NAMES[msg.type_byte], _META_LENGTHS[msg.type_byte]
+            size = f"{len(msg.data)} byte" + ("" if len(msg.data) == 1 else "s")
+            result.ignored.append(f"{what} event of {size} ({needed} needed) "
+                                  f"at beat {_beat_text(tick / tpq)}")
+    if tick > _MAX_TICK:  # beyond any piece, and beyond what the arrays below can hold
+        raise _Unreadable(f"too long (track chunk {number} runs to tick {tick:.3g})")
+    result.parts = _ordered([(name, program, channel == 9, np.array(notes, dtype=np.int64).reshape(-1, 4))
+                             for (channel, program), notes in sorted(parts.items())])
+    return result
+
+
+def parse_midi(data: bytes) -> tuple[int, list[_Chunk], str]:
+    """(ticks per quarter note, every track chunk's content, the parser that read them)."""
+    division, chunks = split_chunks(data)
+    header = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01" + data[12:14]
+    parsed, parser = [], PARSER_FAST
+    for number, chunk in enumerate(chunks, 1):
+        content = _symusic_chunk(header, chunk)
+        if content is None:
+            content, parser = _mido_chunk(header, chunk, number), PARSER_TOLERANT
+        parsed.append(content)
+    return division, parsed, parser
+
+
+# --- from ticks to a Score ---------------------------------------------------------------------
+
+
+def ticks_to_steps(ticks: np.ndarray | int, tpq: int):
+    """Ticks -> grid steps: the nearest, a tie to the even step (as ``np.rint`` on the exact
+    value), in integer arithmetic, so no rounding error decides a tie."""
+    whole, rest = divmod(ticks * STEPS_PER_BEAT, tpq)
+    return whole + ((2 * rest > tpq) | ((2 * rest == tpq) & (whole % 2 == 1)))
+
+
+def _beat_text(beats: float) -> str:
+    return f"{beats:,.3f}".rstrip("0").rstrip(".")
+
+
+def _meter_text(numerator: int, exponent: int) -> str:
+    if exponent < 0:
+        return f"{numerator}/?"
+    return f"{numerator}/{2 ** exponent}" if exponent <= 16 else f"{numerator}/2^{exponent}"
+
+
+def _time_signatures(meters: list[tuple[int, int, int]], tpq: int, ignored: list[str]) -> tuple[TimeSignature, ...]:
+    """Musical time signatures in beats (others ignored); 4/4 from the start when none is left."""
+    sigs = []
+    for tick, numerator, exponent in meters:
+        beat = int(ticks_to_steps(tick, tpq)) / STEPS_PER_BEAT
+        musical = 1 <= numerator <= MAX_METER and 0 <= exponent and 2 ** exponent <= MAX_METER
+        if musical and numerator * 4 * STEPS_PER_BEAT >= 2 ** exponent:  # a bar of at least one grid step
+            sigs.append(TimeSignature(beat, numerator, 2 ** exponent))
+        else:
+            ignored.append(f"time signature {_meter_text(numerator, exponent)} at beat {_beat_text(beat)} "
+                           f"(a meter needs 1..{MAX_METER} beats of a power-of-2 note value up to 1/{MAX_METER})")
     if not sigs or sigs[0].start > 0:
         sigs.insert(0, TimeSignature(0.0))
     # Several signatures at one position: the last written wins.
@@ -96,22 +376,87 @@ def time_signatures(pm: pretty_midi.PrettyMIDI) -> tuple[TimeSignature, ...]:
     return tuple(unique[k] for k in sorted(unique))
 
 
+def _tempo_changes(tempos: list[tuple[int, int]], tpq: int, ignored: list[str]) -> list[tuple[float, float]]:
+    """(beat, BPM) from 120 BPM at 0, as pretty_midi keeps them: a tempo at tick 0 replaces the
+    default, a later one is kept when it differs from the one before."""
+    low, high = TEMPO_RANGE
+    changes = [(0, 60.0 / (120.0 * tpq))]  # (tick, seconds per tick): pretty_midi's arithmetic
+    for tick, mspq in tempos:
+        beat = tick / tpq
+        if mspq <= 0:
+            ignored.append(f"tempo of 0 microseconds per beat at beat {_beat_text(beat)} "
+                           f"(a tempo must be {low:g}..{high:g} BPM)")
+            continue
+        bpm = 6e7 / mspq
+        if not low <= bpm <= high:
+            ignored.append(f"tempo of {bpm:,.0f} BPM at beat {_beat_text(beat)} (a tempo must be {low:g}..{high:g} BPM)")
+            continue
+        scale = 60.0 / (bpm * tpq)
+        if tick == 0:
+            changes = [(0, scale)]
+        elif scale != changes[-1][1]:
+            changes.append((tick, scale))
+    return [(tick / tpq, 60.0 / (scale * tpq)) for tick, scale in changes]
+
+
+def midi_tracks(chunks: list[_Chunk], tpq: int, path: str) -> list[Track]:
+    """Every instrument as a Track in quantized beats: a note under one step gets one step, a
+    note over MAX_NOTE_BEATS is cut to it; a piece past MAX_PIECE_BEATS is refused."""
+    parts = [part for chunk in chunks for part in chunk.parts]
+    if not parts:
+        return []
+    if len(parts) > MAX_INSTRUMENTS:
+        raise InputFileError(path, f"too many instruments ({len(parts):,}; the limit is {MAX_INSTRUMENTS:,})")
+    last_start = max(int(notes[:, 0].max()) for *_, notes in parts)
+    limit = f"the limit is {MAX_PIECE_BEATS:,} beats"
+    if last_start > MAX_PIECE_BEATS * tpq:  # before any arithmetic in proportion to the ticks
+        raise InputFileError(path, f"too long (a note starts at beat {_beat_text(last_start / tpq)}; {limit})")
+    tracks = []
+    for index, (name, program, is_drum, notes) in enumerate(parts):
+        # A note-off beyond the longest note moves in (so no product of ticks overflows).
+        ends = np.minimum(notes[:, 1], notes[:, 0] + (MAX_NOTE_BEATS + 1) * tpq)
+        steps = ticks_to_steps(np.stack([notes[:, 0], ends], axis=1), tpq)
+        lengths = np.clip(steps[:, 1] - steps[:, 0], 1, MAX_NOTE_BEATS * STEPS_PER_BEAT)
+        end = int((steps[:, 0] + lengths).max())
+        if end > MAX_PIECE_BEATS * STEPS_PER_BEAT:
+            raise InputFileError(path, f"too long (notes run to beat {_beat_text(end / STEPS_PER_BEAT)}; {limit})")
+        track_notes = tuple(sorted(map(Note._make, zip((steps[:, 0] / STEPS_PER_BEAT).tolist(),
+                                                       (lengths / STEPS_PER_BEAT).tolist(),
+                                                       notes[:, 2].tolist(), notes[:, 3].tolist()))))
+        name = name.strip() or ("Drums" if is_drum else pretty_midi.program_to_instrument_name(program))
+        tracks.append(Track(index, name, program, is_drum, track_notes))
+    return tracks
+
+
 def read_midi(path: str | Path, melody_track: int | str | None = None, data: bytes | None = None) -> Score:
     """Read a MIDI file into a Score (melody + chords). Raises InputFileError with the reason."""
-    pm = load_midi(path, data)
-    tracks = midi_tracks(pm)
-    if not any(t.notes for t in tracks):
-        raise InputFileError(str(path), "empty (no notes)")
-    if all(t.is_drum for t in tracks if t.notes):
-        raise InputFileError(str(path), "drums only (no pitched track)")
-    times, tempi = pm.get_tempo_changes()
-    tempo = float(tempi[0]) if len(tempi) else 120.0
+    path = str(path)
+    data = midi_bytes(path, data)
+    try:
+        tpq, chunks, parser = parse_midi(data)
+    except _Unreadable as exc:
+        raise InputFileError(path, str(exc)) from None
+    tracks = midi_tracks(chunks, tpq, path)
+    if not tracks:
+        raise InputFileError(path, "empty (no notes)")
+    if all(t.is_drum for t in tracks):
+        raise InputFileError(path, "drums only (no pitched track)")
+    ignored = [line for chunk in chunks for line in chunk.ignored]
+    # Tempo and meter as the first track chunk gives them (the standard's place for them),
+    # else as the first chunk that has any.
+    tempos = next((c.tempos for c in chunks if c.tempos), [])
+    meters = next((c.meters for c in chunks if c.meters), [])
+    changes = _tempo_changes(tempos, tpq, ignored)
+    sigs = _time_signatures(meters, tpq, ignored)
     info = {
         "format": "midi",
-        "tempo_changes": [[round(float(beat), 3), round(float(bpm), 2)]
-                          for beat, bpm in zip(seconds_to_beats(pm, np.asarray(times, dtype=float)), tempi)],
+        "parser": parser,
+        "tempo_changes": [[round(beat, 3), round(bpm, 2)] for beat, bpm in changes],
     }
-    return score_from_tracks(tracks, time_signatures(pm), tempo, str(path), melody_track, info)
+    if ignored:
+        more = len(ignored) - _MAX_IGNORED
+        info["ignored"] = ignored[:_MAX_IGNORED] + ([f"{more} more"] if more > 0 else [])
+    return score_from_tracks(tracks, sigs, changes[0][1], path, melody_track, info)
 
 
 def score_to_midi(score: Score, tempo: float | None = None, melody_program: int = 65,

@@ -7,6 +7,7 @@ This module owns the data types and the grid arithmetic; it does no I/O.
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import NamedTuple, Sequence
@@ -61,13 +62,26 @@ class Chord(NamedTuple):
         return chord_label(self.root, self.quality)
 
 
+MAX_METER_NUMERATOR = 255
+"""Largest time-signature numerator (what a MIDI file can store); the denominator may reach 256."""
+MAX_METER_DENOMINATOR = 256
+
+
 @dataclass(frozen=True)
 class TimeSignature:
-    """A time signature in force from ``start`` (beats)."""
+    """A time signature in force from ``start`` (beats): ``numerator`` 1..255 beats of a
+    1/``denominator`` note, denominator 1..256 (any, not only a power of 2: ABC allows ``M:3/5``)."""
 
     start: float
     numerator: int = 4
     denominator: int = 4
+
+    def __post_init__(self):
+        if not (1 <= self.numerator <= MAX_METER_NUMERATOR and 1 <= self.denominator <= MAX_METER_DENOMINATOR):
+            raise ValueError(f"meter {self.numerator}/{self.denominator} is not a time signature "
+                             f"(1..{MAX_METER_NUMERATOR} beats of a 1/1..1/{MAX_METER_DENOMINATOR} note)")
+        if not math.isfinite(self.start):
+            raise ValueError(f"a time signature at beat {self.start} (not a position in the piece)")
 
     @property
     def bar_beats(self) -> float:
@@ -96,15 +110,30 @@ class Score:
         return bar_starts(self.time_signatures, until)
 
 
+MAX_BARS = 250_000
+"""Most bar lines :func:`bar_starts` makes: a 20,000-beat piece (the longest MIDI file read) in
+bars of one grid step, the shortest it accepts."""
+
+
 def bar_starts(time_signatures: tuple[TimeSignature, ...], until: float) -> list[float]:
-    """Bar lines for a list of time signatures, up to (not including) ``until``."""
+    """Bar lines for a list of time signatures, up to (not including) ``until``.
+
+    Raises ValueError for a meter whose bar is shorter than one grid step (no bar line could
+    fall on the grid) and when more than :data:`MAX_BARS` bars would be needed.
+    """
     sigs = sorted(time_signatures, key=lambda t: t.start) or [TimeSignature(0.0)]
+    for sig in sigs:
+        if not sig.bar_beats >= 1 / STEPS_PER_BEAT:
+            raise ValueError(f"meter {sig.numerator}/{sig.denominator}: a bar of {sig.bar_beats:.3g} beats "
+                             f"is shorter than one grid step (1/{STEPS_PER_BEAT} beat)")
     starts: list[float] = []
     position = 0.0
     for i, sig in enumerate(sigs):
         position = max(position, sig.start)
         limit = sigs[i + 1].start if i + 1 < len(sigs) else until
         while position < limit - 1e-9 and position < until - 1e-9:
+            if len(starts) >= MAX_BARS:
+                raise ValueError(f"more than {MAX_BARS:,} bars up to beat {until:,.6g}")
             starts.append(quantize(position))
             position += sig.bar_beats
     return starts or [0.0]
