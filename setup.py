@@ -25,7 +25,7 @@ setup(
     packages=find_packages(include=["jazzlstm", "jazzlstm.*"]) + ["jazzlstm.samples"],
     package_dir={"jazzlstm.samples": "midi_samples"},
     package_data={
-        "jazzlstm": ["pretrained/*/*"],
+        "jazzlstm": ["pretrained/*/*", "music/*.json"],
         "jazzlstm.samples": ["*.mid", "*.mxl", "README.md"],
     },
     python_requires=">=3.10",

@@ -5,10 +5,10 @@ from typing import Sequence
 
 import numpy as np
 
+from jazzlstm.music.chord_model import infer_labels
 from jazzlstm.music.harmony import chord_label, recognize_chords
 from jazzlstm.music.score import STEPS_PER_BEAT, Chord, Note, TimeSignature, quantize
 
-MELODY_CHORD_QUALITIES = ("", "m", "7", "m7", "maj7")
 _STEP = 1.0 / STEPS_PER_BEAT
 
 
@@ -125,14 +125,24 @@ def _merge(segments: Sequence[tuple[float, float]], labels: Sequence[tuple[int, 
 
 
 def melody_chords(melody: Sequence[Note], bar_lines: Sequence[float], end: float) -> tuple[Chord, ...]:
-    """Chords inferred from the melody alone, one per bar (for unaccompanied files).
+    """Chords inferred from the melody alone (for unaccompanied files).
 
-    Only the five common qualities are allowed: passing tones in a melody would otherwise
-    turn into exotic chords.
+    A key-aware hidden Markov model (:mod:`jazzlstm.music.chord_model`): one chord per half
+    bar (per bar in meters of fewer than 4 beats) out of 12 roots x 7 qualities (major,
+    minor, 7, m7, maj7, m7b5, dim7), decoded with Viterbi from the melody's pitch classes
+    (weighted by length and metric position), transition priors learned from progressions,
+    and a prior towards chords of the melody's key. Equal neighbours are merged.
     """
-    segments = [(s, bar_lines[i + 1] if i + 1 < len(bar_lines) else max(end, s + _STEP))
-                for i, s in enumerate(bar_lines)]
-    return chord_timeline(melody, segments, MELODY_CHORD_QUALITIES)
+    if not melody:
+        return ()
+    segments, labels = infer_labels(melody, bar_lines, end)
+    return chords_from_labels(segments, labels)
+
+
+def chords_from_labels(segments: Sequence[tuple[float, float, str]], labels: Sequence[tuple[int, str]]
+                       ) -> tuple[Chord, ...]:
+    """A chord timeline from (start, stop, ...) segments and one (root, quality) each."""
+    return _merge([(start, stop) for start, stop, *_ in segments], labels)
 
 
 def describe_chords(chords: Sequence[Chord], limit: int = 16) -> str:

@@ -1,0 +1,187 @@
+"""Chords from a melody alone: the old per-bar template match vs the HMM (chord_model.py).
+
+Labelled pieces, chords removed and melody kept, scored on every beat against the written
+chord (per-beat root accuracy and exact-chord accuracy), on the same beats for both:
+
+* "chord symbols": music21's lead sheets and its ABC tunes with chord symbols (4 pieces);
+* "roman numerals": music21's RomanText analyses with their scores (Bach chorales,
+  Monteverdi madrigals; the melody is the top part);
+* "composed": the nine composed jazz samples in midi_samples/ (melody track only; the
+  written changes come from midi_samples/make_samples.py). They never feed the priors, but
+  their progressions are the standard ones the priors' code cadences also spell out.
+
+Held out: the first two groups are also where the priors come from, so every piece is
+scored by priors rebuilt without it (leave-one-out by piece, through the same counting code
+as benchmarks/build_chord_priors.py). The packaged chord_priors.json (built from all pieces)
+is only timed, never scored on those pieces.
+
+The HMM's few hyperparameters (source weights, emission mix and scale, key weight) were
+chosen by a small grid search on these same figures (chord-symbol + composed root accuracy):
+the held-out counts are clean, the hyperparameters are not, so read them as a little
+optimistic.
+
+"exact" compares the written quality as jazzlstm reads it (6, m6, sus4... included, which
+the HMM never outputs); "exact_folded" first folds it to the HMM's qualities (6 -> major,
+m6 -> m, dim -> dim7...). Prints one JSON object.
+
+Run: python benchmarks/bench_chords.py [--whole-bars] [--no-cache]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import build_chord_priors as builder  # noqa: E402
+from jazzlstm.music import chord_model  # noqa: E402
+from jazzlstm.music.chords import chord_timeline, melody_chords  # noqa: E402
+from jazzlstm.music.harmony import parse_chord  # noqa: E402
+from jazzlstm.music.score import STEPS_PER_BEAT, Chord, Note, chord_at  # noqa: E402
+
+OLD_QUALITIES = ("", "m", "7", "m7", "maj7")
+
+
+def old_melody_chords(melody: Sequence[Note], bar_lines: Sequence[float], end: float) -> tuple[Chord, ...]:
+    """The function melody_chords was before the HMM: one chord per bar, best template match
+    over five qualities (kept here verbatim for the comparison)."""
+    step = 1.0 / STEPS_PER_BEAT
+    segments = [(s, bar_lines[i + 1] if i + 1 < len(bar_lines) else max(end, s + step))
+                for i, s in enumerate(bar_lines)]
+    return chord_timeline(melody, segments, OLD_QUALITIES)
+
+
+def composed_pieces() -> list[builder.Piece]:
+    """The composed samples: melody as jazzlstm reads it, chords as make_samples wrote them."""
+    from jazzlstm.music.reading import read_score
+
+    samples = ROOT / "midi_samples"
+    sys.path.insert(0, str(samples))
+    try:
+        import make_samples
+    finally:
+        sys.path.remove(str(samples))
+    pieces = []
+    for name, spec in make_samples.COMBOS:
+        score = read_score(samples / name)
+        numerator, denominator = spec.meter
+        bar = numerator * 4 / denominator
+        chords = []
+        for i, names in enumerate(spec.bars):
+            names = names.split()
+            for j, label in enumerate(names):
+                root, quality = parse_chord(label)
+                chords.append(Chord(i * bar + j * bar / len(names), bar / len(names), root, quality))
+        end = max(score.end, chords[-1].end)
+        pieces.append(builder.Piece(name, "composed", score.melody, tuple(chords),
+                                    tuple(score.bar_starts(end)), 0.0, end))
+    return pieces
+
+
+def score_piece(piece: builder.Piece, chords: Sequence[Chord]) -> dict:
+    beats = piece.beats()
+    root = exact = folded = 0
+    for b in beats:
+        truth = chord_at(piece.chords, b + 0.01)
+        found = chord_at(chords, b + 0.01) if chords else None
+        if found is None or truth is None:
+            continue
+        root += found.root == truth.root
+        exact += found.root == truth.root and found.quality == truth.quality
+        folded += found.root == truth.root and found.quality == chord_model.fold_quality(truth.quality)
+    return {"beats": len(beats), "root": root, "exact": exact, "exact_folded": folded}
+
+
+def summarize(rows: Sequence[dict]) -> dict:
+    beats = sum(r["beats"] for r in rows)
+    out = {"pieces": len(rows), "beats": beats}
+    for key in ("root", "exact", "exact_folded"):
+        out[key] = round(sum(r[key] for r in rows) / beats, 4) if beats else None
+    # Mean over pieces too: long madrigals weigh as much as a 16-bar tune.
+    out["root_mean_over_pieces"] = round(float(np.mean([r["root"] / r["beats"] for r in rows])), 4) if rows else None
+    return out
+
+
+def leave_one_out_models(pieces: Sequence[builder.Piece], half_bars: bool
+                         ) -> list[chord_model.ChordHMM]:
+    """One model per piece, from the counts of every other piece (plus the code cadences)."""
+    per_piece = []
+    for piece in pieces:
+        counts = builder.Counts()
+        counts.add_piece(piece, half_bars, builder.piece_weight(piece))
+        per_piece.append(counts)
+    total = builder.count_all(pieces, half_bars)
+    return [chord_model.ChordHMM(builder.priors_from_counts(total.minus(c), half_bars)) for c in per_piece]
+
+
+def evaluate(pieces: Sequence[builder.Piece], models: Sequence[chord_model.ChordHMM | None],
+             method: Callable) -> dict[str, dict]:
+    rows: dict[str, list[dict]] = {}
+    for piece, model in zip(pieces, models):
+        chords = method(piece, model)
+        rows.setdefault(piece.group, []).append(score_piece(piece, chords))
+    result = {group: summarize(r) for group, r in rows.items()}
+    result["all"] = summarize([r for group in rows.values() for r in group])
+    return result
+
+
+def hmm_chords(piece: builder.Piece, model: chord_model.ChordHMM) -> tuple[Chord, ...]:
+    from jazzlstm.music.chords import chords_from_labels
+
+    segments, labels = chord_model.infer_labels(piece.melody, piece.bar_lines, piece.end, model)
+    return chords_from_labels(segments, labels)
+
+
+def timing(repeats: int = 20) -> dict:
+    """melody_chords on a 200-bar melody (eighth notes), the packaged priors already loaded."""
+    rng = np.random.default_rng(0)
+    melody = [Note(i * 0.5, 0.5, int(60 + rng.integers(0, 14))) for i in range(1600)]
+    bar_lines = [4.0 * i for i in range(200)]
+    melody_chords(melody, bar_lines, 800.0)  # loads the priors
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        melody_chords(melody, bar_lines, 800.0)
+        times.append(time.perf_counter() - start)
+    return {"bars": 200, "notes": len(melody), "median_ms": round(1000 * float(np.median(times)), 2)}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--whole-bars", action="store_true", help="HMM with one chord per bar")
+    parser.add_argument("--no-cache", action="store_true", help="parse the corpus even if cached")
+    args = parser.parse_args(argv)
+    half_bars = not args.whole_bars
+    started = time.perf_counter()
+    labelled = builder.labelled_pieces(None if args.no_cache else builder.default_cache())
+    composed = composed_pieces()
+    models = leave_one_out_models(labelled, half_bars)
+    full = chord_model.ChordHMM(builder.build(labelled, half_bars))  # composed pieces are never in the priors
+    pieces = list(labelled) + composed
+    models = models + [full] * len(composed)
+    old = evaluate(pieces, models, lambda piece, _: old_melody_chords(piece.melody, piece.bar_lines, piece.end))
+    new = evaluate(pieces, models, hmm_chords)
+    report = {
+        "held_out": "leave-one-out by piece for the chord-symbol and Roman-numeral groups; "
+                    "composed samples are never in the priors",
+        "segments": "half bar (bars of 4+ beats), else bar" if half_bars else "bar",
+        "groups": {group: {"pieces": old[group]["pieces"], "beats": old[group]["beats"],
+                           "old": {k: old[group][k] for k in ("root", "exact", "exact_folded", "root_mean_over_pieces")},
+                           "hmm": {k: new[group][k] for k in ("root", "exact", "exact_folded", "root_mean_over_pieces")}}
+                   for group in list(old)},
+        "timing_200_bars": timing(),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
