@@ -95,6 +95,8 @@ def add_corpus_options(parser: argparse.ArgumentParser) -> None:
     add_setting(parser, CorpusConfig, "transpose", metavar="none|key|N")
     add_setting(parser, CorpusConfig, "workers", type=positive_int)
     add_setting(parser, CorpusConfig, "cache", help="re-read every file instead of using the cache")
+    add_setting(parser, CorpusConfig, "file_timeout", type=non_negative_float, metavar="SECONDS")
+    add_setting(parser, CorpusConfig, "file_memory_mb", type=non_negative_float, metavar="MB")
 
 
 def settings_of(args: argparse.Namespace, *configs: type) -> dict[str, Any]:

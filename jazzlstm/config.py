@@ -81,6 +81,10 @@ class CorpusConfig:
     workers: int | None = setting(None, "reader processes (default: one per core)")
     cache: bool | str = setting(True, "reuse files already read: True for ~/.cache/jazzlstm (or "
                                       "$JAZZLSTM_CACHE_DIR), a folder, or False to re-read every file")
+    file_timeout: float | None = setting(20.0, "seconds one file may take to read; a file that takes longer is "
+                                               "skipped (0: no limit)")
+    file_memory_mb: float | None = setting(1024, "memory in MB one file may need to read; a file that needs more "
+                                                 "is skipped (0: no limit)")
 
     def __post_init__(self) -> None:
         from jazzlstm.tokens.registry import music_tokenizer_names  # no cycle: tokens import no config
@@ -93,7 +97,10 @@ class CorpusConfig:
                 int(self.transpose)
             except ValueError:
                 raise ConfigError(f"transpose must be 'none', 'key' or semitones, not {self.transpose!r}") from None
-        _require_positive(self, "workers")
+        for name in ("file_timeout", "file_memory_mb"):
+            if getattr(self, name) == 0:
+                object.__setattr__(self, name, None)  # 0 means no limit, as on the command line
+        _require_positive(self, "workers", "file_timeout", "file_memory_mb")
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ place at the end, so a crash never leaves a half-written run.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +104,27 @@ def _read_json(path: Path) -> Any:
         raise JazzLSTMError(f"{path}: corrupt run file ({exc})") from None
 
 
+_MODEL_SIZES = ("n_values", "n_a", "tx")
+"""The model settings a run's weights fix: vocabulary size, LSTM units, window length."""
+
+
+def _read_config(path: Path) -> dict:
+    """config.json of a run folder, checked to be a run config whose sections are records and
+    whose model sizes, where given, are whole numbers."""
+    where = path / CONFIG_FILE
+    config = _read_json(where)
+    if not isinstance(config, dict) or config.get("format") != _FORMAT:
+        raise JazzLSTMError(f"{where}: not a jazzlstm run config")
+    for section in ("model", "train", "data"):
+        if not isinstance(config.get(section, {}), dict):
+            raise JazzLSTMError(f"{where}: {section!r} is not a record of settings")
+    for name in _MODEL_SIZES:
+        value = config.get("model", {}).get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise JazzLSTMError(f"{where}: model {name} must be a whole number, not {value!r}")
+    return config
+
+
 def read_configs(path: str | Path) -> tuple[ModelConfig, TrainConfig, DataConfig, str]:
     """(model, training, data settings, jazzlstm version) of a run folder, without loading its
     model (no TensorFlow): enough to know what kind of run it is."""
@@ -111,9 +134,7 @@ def read_configs(path: str | Path) -> tuple[ModelConfig, TrainConfig, DataConfig
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:
         raise JazzLSTMError(f"{path}: not a complete run folder (missing {', '.join(missing)})")
-    config = _read_json(path / CONFIG_FILE)
-    if not isinstance(config, dict) or config.get("format") != _FORMAT:
-        raise JazzLSTMError(f"{path / CONFIG_FILE}: not a jazzlstm run config")
+    config = _read_config(path)
     return (from_dict(ModelConfig, config.get("model", {})), from_dict(TrainConfig, config.get("train", {})),
             from_dict(DataConfig, config.get("data", {})), str(config.get("version", "?")))
 
@@ -124,25 +145,127 @@ def read_data_config(path: str | Path) -> DataConfig:
 
 
 def load_run(path: str | Path) -> Run:
-    """Restore model, vocabulary, settings and chords from a run folder (and check they agree)."""
+    """Restore model, vocabulary, settings and chords from a run folder, and check that every
+    part agrees with the weights: the model sizes in config.json, the vocabulary, and the shape
+    of chords.json and history.json. Each disagreement is one JazzLSTMError line."""
     path = Path(path)
     model_config, train_config, data_config, version = read_configs(path)
     tokenizer_from_config(data_config.tokenizer_config(), where=str(path / CONFIG_FILE))  # a known version?
+    saved = _read_config(path)["model"]
+    absent = [name for name in _MODEL_SIZES if saved.get(name) is None]
+    if absent:
+        raise JazzLSTMError(f"{path / CONFIG_FILE}: the model settings lack {', '.join(absent)}")
     vocab = Vocabulary.load(path / VOCAB_FILE)
-    if model_config.n_values is None or model_config.tx is None:
-        raise JazzLSTMError(f"{path / CONFIG_FILE}: the model settings lack n_values or tx")
     if len(vocab) != model_config.n_values:
         raise JazzLSTMError(f"{path}: the vocabulary has {len(vocab)} tokens but the model expects "
                             f"{model_config.n_values}")
+    progressions = []
+    if (path / CHORDS_FILE).is_file():
+        progressions = _progressions(_read_json(path / CHORDS_FILE), path / CHORDS_FILE)
+    history = {}
+    if (path / HISTORY_FILE).is_file():
+        history = _check_history(_read_json(path / HISTORY_FILE), path / HISTORY_FILE)
+    _check_model_file(path / MODEL_FILE)
     model = _load_model(path / MODEL_FILE, model_config)
     if model.n_values != len(vocab):
         raise JazzLSTMError(f"{path}: the model predicts {model.n_values} tokens but the vocabulary has {len(vocab)}")
-    progressions = []
-    if (path / CHORDS_FILE).is_file():
-        progressions = [[Chord(float(s), float(d), int(r), str(q)) for s, d, r, q in p]
-                        for p in _read_json(path / CHORDS_FILE)]
-    history = _read_json(path / HISTORY_FILE) if (path / HISTORY_FILE).is_file() else {}
+    if model.n_a != model_config.n_a:
+        raise JazzLSTMError(f"{path / CONFIG_FILE}: n_a is {model_config.n_a} but the model in {MODEL_FILE} has "
+                            f"{model.n_a} LSTM units")
+    inputs = _lstm_inputs(model)
+    if inputs is not None and inputs != model.n_values:
+        raise JazzLSTMError(f"{path / MODEL_FILE}: the LSTM reads {inputs} token values but the model predicts "
+                            f"{model.n_values}")
+    if model.tx != model_config.tx:
+        raise JazzLSTMError(f"{path / CONFIG_FILE}: tx is {model_config.tx} but the model was loaded with "
+                            f"{model.tx}")
     return Run(path, model, vocab, model_config, train_config, data_config, progressions, history, version)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _progressions(data: Any, where: Path) -> list[list[Chord]]:
+    """chords.json: a list of progressions, each a list of [start, duration, root, quality]."""
+    from jazzlstm.music.harmony import CHORD_TEMPLATES
+
+    if not isinstance(data, list):
+        raise JazzLSTMError(f"{where}: not a list of chord progressions")
+    progressions = []
+    for i, progression in enumerate(data):
+        if not isinstance(progression, list):
+            raise JazzLSTMError(f"{where}: progression {i} is not a list of chords")
+        chords = []
+        for j, chord in enumerate(progression):
+            if not (isinstance(chord, list) and len(chord) == 4):
+                raise JazzLSTMError(f"{where}: progression {i}, chord {j} is not [start, duration, root, quality]")
+            start, duration, root, quality = chord
+            if not (_number(start) and _number(duration) and math.isfinite(start) and math.isfinite(duration)
+                    and duration >= 0 and isinstance(root, int) and not isinstance(root, bool) and 0 <= root <= 11
+                    and isinstance(quality, str) and quality in CHORD_TEMPLATES):
+                raise JazzLSTMError(f"{where}: progression {i}, chord {j} is not a chord: {json.dumps(chord)[:80]}")
+            chords.append(Chord(float(start), float(duration), root, quality))
+        progressions.append(chords)
+    return progressions
+
+
+def _check_history(data: Any, where: Path) -> dict:
+    """history.json: per-epoch lists of numbers, all as long, and a few scalars (best_epoch,
+    monitor, final_weights)."""
+    if not isinstance(data, dict):
+        raise JazzLSTMError(f"{where}: not a record of per-epoch metrics")
+    lengths = set()
+    for key, value in data.items():
+        if isinstance(value, list):
+            if not all(_number(v) for v in value):
+                raise JazzLSTMError(f"{where}: {key!r} is not a list of numbers")
+            lengths.add(len(value))
+        elif value is not None and not isinstance(value, (str, int, float)):
+            raise JazzLSTMError(f"{where}: {key!r} is neither a per-epoch list nor a value")
+    if len(lengths) > 1:
+        raise JazzLSTMError(f"{where}: the per-epoch lists differ in length ({', '.join(map(str, sorted(lengths)))})")
+    epochs = lengths.pop() if lengths else 0
+    best = data.get("best_epoch")
+    if best is not None and not (isinstance(best, int) and not isinstance(best, bool) and 0 <= best <= epochs):
+        raise JazzLSTMError(f"{where}: best_epoch {best!r} is not an epoch of the {epochs} recorded")
+    for key in ("monitor", "final_weights"):
+        if key in data and not isinstance(data[key], str):
+            raise JazzLSTMError(f"{where}: {key} is not text")
+    return data
+
+
+def _check_model_file(path: Path) -> None:
+    """Before Keras sees it: a model file that is empty, not a zip archive (truncated, say) or
+    an archive without a Keras model inside is named as such (Keras would say "File not found")."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise JazzLSTMError(f"{path}: cannot read the model ({exc.strerror or exc})") from None
+    if size == 0:
+        raise JazzLSTMError(f"{path}: empty file (0 bytes): cannot load the model")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            damaged = archive.testzip()
+    except Exception:  # BadZipFile, zlib and struct errors, OSError for truncated members
+        raise JazzLSTMError(f"{path}: not a Keras model file (truncated, or not a zip archive): "
+                            f"cannot load the model") from None
+    missing = [name for name in ("config.json", "model.weights.h5") if name not in names]
+    if missing:
+        raise JazzLSTMError(f"{path}: not a Keras model file (no {' or '.join(missing)} in the archive): "
+                            f"cannot load the model")
+    if damaged is not None:
+        raise JazzLSTMError(f"{path}: not a Keras model file ({damaged} in the archive is damaged): "
+                            f"cannot load the model")
+
+
+def _lstm_inputs(model) -> int | None:
+    """How many token values the LSTM's input kernel takes (its rows), if it can be told."""
+    try:
+        return int(model.LSTM_cell.cell.kernel.shape[0])
+    except Exception:  # a layer without the attribute: nothing to compare
+        return None
 
 
 def _load_model(path: Path, model_config: ModelConfig):

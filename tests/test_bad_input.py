@@ -176,3 +176,19 @@ def test_melody_track_missing_in_every_file(tmp_path, capsys):
     assert code == 2
     line = assert_one_error_line(capsys.readouterr().err, "a.mid", "Trumpet")
     assert "'Lead'" in line and "'Bass'" in line
+
+
+def test_mixed_folder_ends_with_skips_counted_by_reason(tmp_path, capsys):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    write_trio(folder / "good.mid")
+    for name, writer, _ in BAD_FILES:
+        writer(folder / name)
+    write_text_as_midi(folder / "notes2.mid")
+    code = main(["inspect", "--midi", str(folder), "--no-cache"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[-1].startswith("vocabulary: ")
+    assert lines[-2] == ("  skips by reason: 2 not a MIDI file, 2 no melody, 1 empty file, "
+                         "1 not readable MusicXML, 1 corrupt")

@@ -1,7 +1,10 @@
 """load_corpus: discovery, order, ignored files, cache, workers, augmentation, vocabulary."""
 from __future__ import annotations
 
+import errno
 import json
+import multiprocessing
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,16 @@ from midi_factory import (TrackSpec, bass_notes, chord_notes, melody_notes, writ
 from conftest import run_python
 
 QUIET = dict(progress=False)
+
+
+@pytest.fixture
+def fork_readers(monkeypatch):
+    """Reader processes forked from this one, so that a reader stubbed here is the one they run
+    (with TensorFlow loaded, load_corpus would start them from the fork server, which imports
+    the package afresh)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("needs the fork start method")
+    monkeypatch.setattr(corpus_module, "_pool_context", lambda: multiprocessing.get_context("fork"))
 
 
 def make_tree(root: Path) -> list[Path]:
@@ -97,7 +110,7 @@ def test_summary_mentions_skipped_files(tmp_path):
 # --- cache -------------------------------------------------------------------------------------
 
 
-def test_cache_reuse_invalidation_and_encoding_key(tmp_path, monkeypatch):
+def test_cache_reuse_invalidation_and_encoding_key(tmp_path, monkeypatch, fork_readers):
     music = tmp_path / "music"
     music.mkdir()
     files = [write_trio(music / f"tune{i}.mid", seed=i) for i in range(4)]
@@ -115,15 +128,20 @@ def test_cache_reuse_invalidation_and_encoding_key(tmp_path, monkeypatch):
 
     # Rewrite one file with different notes: only that one is read again.
     write_trio(files[2], seed=99)
-    read = []
+    log = tmp_path / "read.log"
     real_read_score = corpus_module.read_score
 
     def counting_read_score(path, *args, **kwargs):
-        read.append(str(path))
+        with open(log, "a", encoding="utf-8") as out:  # runs in a reader process: tell the test by file
+            out.write(f"{path}\n")
         return real_read_score(path, *args, **kwargs)
+
+    def reads() -> list[str]:
+        return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
 
     monkeypatch.setattr(corpus_module, "read_score", counting_read_score)
     third = load_corpus(music, cache=cache, workers=1, **QUIET)
+    read = reads()
     assert third.cache_hits == n - 1
     assert read == [str(files[2])]
     assert third.pieces[2].tokens != first.pieces[2].tokens
@@ -131,8 +149,9 @@ def test_cache_reuse_invalidation_and_encoding_key(tmp_path, monkeypatch):
         assert third.pieces[i].sequences == first.pieces[i].sequences
 
     # Another encoding must not reuse grammar entries.
-    read.clear()
+    log.unlink()
     notes1 = load_corpus(music, encoding="notes", cache=cache, workers=1, **QUIET)
+    read = reads()
     assert notes1.cache_hits == 0
     assert len(read) == n
     assert all(tok[0] in "PR" for seq in notes1.sequences for tok in seq)
@@ -327,3 +346,150 @@ def test_cache_key_distinguishes_midi_and_musicxml_readers(tmp_path):
     cached = dict(load_corpus(music, cache=tmp_path / "cache", workers=1, **QUIET).skipped)
     assert uncached[str(music / "b.musicxml")].startswith("not a readable MusicXML file")
     assert cached == uncached
+
+
+# --- a cache that cannot be poisoned -------------------------------------------------------------
+
+
+def _poisoned_entries(valid: dict) -> dict[str, object]:
+    """Entries that are valid JSON of the wrong shape, built from a valid one."""
+    import copy
+
+    def edited(change):
+        entry = copy.deepcopy(valid)
+        change(entry)
+        return entry
+
+    return {
+        "list": [1, 2, 3],
+        "string": "sequences",
+        "number": 42,
+        "null": None,
+        "empty dict": {},
+        "no score": {"sequences": valid["sequences"]},
+        "no sequences": {"score": valid["score"]},
+        "sequences not a list": edited(lambda e: e.update(sequences="C,1.000")),
+        "empty sequences": edited(lambda e: e.update(sequences=[])),
+        "tokens not strings": edited(lambda e: e.update(sequences=[[1, 2, 3]])),
+        "score a list": edited(lambda e: e.update(score=[])),
+        "no chords": edited(lambda e: e["score"].pop("chords")),
+        "no melody": edited(lambda e: e["score"].pop("melody")),
+        "chords a dict": edited(lambda e: e["score"].update(chords={"a": 1})),
+        "short chord row": edited(lambda e: e["score"]["chords"].__setitem__(0, [0.0, 4.0, 2])),
+        "unknown quality": edited(lambda e: e["score"]["chords"][0].__setitem__(3, "hyper")),
+        "root out of range": edited(lambda e: e["score"]["chords"][0].__setitem__(2, 12)),
+        "pitch a string": edited(lambda e: e["score"]["melody"][0].__setitem__(2, "C4")),
+        "start NaN": edited(lambda e: e["score"]["melody"][0].__setitem__(0, float("nan"))),
+        "pitch a bool": edited(lambda e: e["score"]["melody"][0].__setitem__(2, True)),
+        "time signature zero": edited(lambda e: e["score"]["time_signatures"][0].__setitem__(2, 0)),
+        "tempo a string": edited(lambda e: e["score"].update(tempo="fast")),
+        "info a list": edited(lambda e: e["score"].update(info=[])),
+        "track without notes": edited(lambda e: e["score"]["info"]["tracks"][0].pop("notes")),
+        "tracks not a list": edited(lambda e: e["score"]["info"].update(tracks="Lead")),
+        "skip a number": {"skip": 5},
+        "skip empty": {"skip": ""},
+    }
+
+
+def test_poisoned_cache_entries_are_misses(tmp_path):
+    write_trio(tmp_path / "trio.mid")
+    cache = tmp_path / "cache"
+    first = load_corpus(tmp_path / "trio.mid", cache=cache, workers=1, **QUIET)
+    (entry,) = list(cache.rglob("*.json"))
+    valid = json.loads(entry.read_text())
+    assert corpus_module.cache_entry_record(valid) is not None
+    for name, poisoned in _poisoned_entries(valid).items():
+        assert corpus_module.cache_entry_record(poisoned) is None, name
+        entry.write_text(json.dumps(poisoned))
+        again = load_corpus(tmp_path / "trio.mid", cache=cache, workers=1, **QUIET)
+        assert again.cache_hits == 0, name
+        same_pieces(first, again)
+        assert json.loads(entry.read_text()) == valid, name  # recomputed and rewritten
+    # Deeply nested JSON (a RecursionError when decoded) and bytes that are not UTF-8.
+    for raw in (b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe{}"):
+        entry.write_bytes(raw)
+        again = load_corpus(tmp_path / "trio.mid", cache=cache, workers=1, **QUIET)
+        assert again.cache_hits == 0
+        same_pieces(first, again)
+    assert load_corpus(tmp_path / "trio.mid", cache=cache, workers=1, **QUIET).cache_hits == 1
+
+
+def test_cached_skip_is_reused_and_a_poisoned_one_is_not(tmp_path):
+    bad = write_text_as_midi(tmp_path / "bad.mid")
+    write_trio(tmp_path / "good.mid")
+    cache = tmp_path / "cache"
+    first = load_corpus(tmp_path, cache=cache, workers=1, **QUIET)
+    assert load_corpus(tmp_path, cache=cache, workers=1, **QUIET).cache_hits == 2
+    entries = [e for e in cache.rglob("*.json") if "skip" in json.loads(e.read_text())]
+    assert len(entries) == 1
+    entries[0].write_text(json.dumps({"skip": ["not", "a", "reason"]}))
+    again = load_corpus(tmp_path, cache=cache, workers=1, **QUIET)
+    assert again.cache_hits == 1 and again.skipped == first.skipped == [(str(bad), "not a MIDI file (no MThd header)")]
+
+
+# --- links, loops and folders that cannot be read -----------------------------------------------
+
+
+def test_symlink_loops_and_broken_links_are_listed_not_dropped(tmp_path):
+    music = tmp_path / "music"
+    (music / "sub").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    good = write_trio(music / "good.mid", seed=1)
+    linked_tune = write_trio(elsewhere / "linked_tune.mid", seed=2)
+    (music / "sub" / "loop").symlink_to("..")                  # back to music/
+    (music / "self.mid").symlink_to("self.mid")                # a link to itself
+    (music / "broken.mid").symlink_to("nowhere.mid")
+    (music / "notes.txt").symlink_to("nowhere.txt")           # not music by name: only ignored
+    (music / "linked").symlink_to(elsewhere)                   # a linked collection is read...
+    (music / "twice").symlink_to(elsewhere)                    # ... once
+    (music / ".hidden").symlink_to(".hidden")                  # hidden: passed over
+    corpus = load_corpus(music, cache=False, workers=1, **QUIET)
+    assert [p.path for p in corpus.pieces] == [str(good), str(music / "linked" / linked_tune.name)]
+    assert sorted(corpus.skipped) == sorted([
+        (str(music / "sub" / "loop"), f"symbolic link loop (leads back to {music})"),
+        (str(music / "self.mid"), "symbolic link loop"),
+        (str(music / "broken.mid"), "broken symbolic link (to nowhere.mid)"),
+        (str(music / "twice"), f"symbolic link to a folder read already ({music / 'linked'})"),
+    ])
+    assert corpus.ignored == [str(music / "notes.txt")]
+    summary = corpus.summary()
+    assert f"  skipped {music / 'sub' / 'loop'}: symbolic link loop" in summary
+    assert summary.splitlines()[-1] == "  skips by reason: 4 link or special file"
+
+
+def test_unreadable_subfolder_is_listed(tmp_path, monkeypatch):
+    music = tmp_path / "music"
+    (music / "locked").mkdir(parents=True)
+    write_trio(music / "locked" / "hidden_away.mid")
+    good = write_trio(music / "good.mid")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == music / "locked":
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    corpus = load_corpus(music, cache=False, workers=1, **QUIET)
+    assert [p.path for p in corpus.pieces] == [str(good)]
+    assert corpus.skipped == [(str(music / "locked"), f"cannot read folder ({os.strerror(errno.EACCES)})")]
+    assert corpus.skip_counts() == [("unreadable", 1)]
+
+
+def test_folder_of_only_loops_says_so(tmp_path):
+    (tmp_path / "loop").symlink_to(".")
+    (tmp_path / "a.mid").symlink_to("b.mid")
+    (tmp_path / "b.mid").symlink_to("a.mid")
+    with pytest.raises(NoUsableFilesError, match="no MIDI or MusicXML files found.*could not look into.*"
+                                                 "symbolic link loop"):
+        load_corpus(tmp_path, cache=False, **QUIET)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_pipe_named_like_midi_is_not_read(tmp_path):
+    good = write_trio(tmp_path / "good.mid")
+    os.mkfifo(tmp_path / "pipe.mid")  # reading it would wait forever
+    corpus = load_corpus(tmp_path, cache=False, workers=1, **QUIET)
+    assert [p.path for p in corpus.pieces] == [str(good)]
+    assert corpus.skipped == [(str(tmp_path / "pipe.mid"), "not a regular file (a pipe, socket or device)")]
