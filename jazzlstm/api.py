@@ -188,3 +188,95 @@ def generate_tunes(run: Run | str | Path, out: str | Path, *, force: bool = Fals
         print(f"jazzlstm: {len(rejected)} generated tune(s) did not parse and were sampled again "
               f"({'; '.join(dict.fromkeys(rejected))[:300]})", file=sys.stderr)
     return written
+
+
+
+def evaluate(run: Run | str | Path | None, reference: str | Path | Sequence[str | Path],
+             out: str | Path | None = None, *, force: bool = False, verbose: bool = False,
+             **settings: Any) -> dict:
+    """Evaluate a music run against held-out reference pieces and return the report (a dict, the
+    content of report.json; schema in docs/evaluation.md).
+
+    * **likelihood**: the model's bits per note on the reference pieces, beside uniform, unigram
+      and Kneser-Ney baselines fitted on the training pieces, in the same units on the same tokens;
+    * **metrics** and **comparison**: objective music metrics of the generated, reference and
+      training pieces, and Yang & Lerch's overlap area and KL, generated against reference (and
+      reference against training, as a yardstick);
+    * **memorization**: how much of each generated piece is copied from the training pieces.
+
+    ``run``: a Run, a run folder, or None for the pretrained run. ``reference``: a folder (or
+    file, or several) of MIDI/MusicXML pieces the run did not train on, read with the run's
+    reading settings. ``settings``: fields of :class:`~jazzlstm.config.EvaluateConfig` (``n``,
+    ``chords``, ``bars``, ``temperature``, ``top_k``, ``seed``, ``generated``, ``training``).
+    ``out``: a folder to write report.json, report.md, features.png and overlap.png into (an
+    existing one only with ``force``; written to a temporary folder renamed at the end).
+    ``verbose``: progress lines on stderr.
+    """
+    import random
+    import shutil
+    from dataclasses import asdict, replace
+
+    from jazzlstm.config import EvaluateConfig
+    from jazzlstm.evaluate.report import (PieceSet, build_report, check_settings, paths_text, read_set,
+                                          reading_config, run_info, training_set, write_report)
+    from jazzlstm.runs import publish, read_configs, staging_dir
+
+    (config,) = split_settings(settings, EvaluateConfig)
+    if out is not None:
+        refuse_existing(out, force)
+    check_settings(config, reference)
+
+    def say(message: str) -> None:
+        if verbose:
+            print(f"jazzlstm: evaluate: {message}", file=sys.stderr)
+
+    # What the run is, without loading its model: the readers start before TensorFlow does.
+    if not isinstance(run, Run):
+        from jazzlstm.resources import pretrained_run_dir
+
+        run = Path(run) if run is not None else pretrained_run_dir()
+    data_config = run.data_config if isinstance(run, Run) else read_configs(run)[2]
+    if data_config.is_text:
+        where = run.path if isinstance(run, Run) else run
+        raise JazzLSTMError(f"{where}: a {data_config.mode} run; evaluate works on music runs")
+    bar = verbose and sys.stderr.isatty()
+    say(f"reading the reference pieces ({paths_text(reference)})")
+    reference_set = read_set("reference", reference, reading_config(data_config), progress=bar)
+    training = training_set(config.training, data_config, say, bar)
+    generated = None
+    if config.generated is not None:
+        say(f"reading the generated pieces ({config.generated})")
+        generated = read_set("generated", config.generated, reading_config(data_config, melody_track=None),
+                             progress=bar)
+    run = _as_run(run)
+    if generated is None:
+        from jazzlstm.generation.music import choose_chords, generate_scores
+
+        say(f"sampling {config.n} piece(s) of {config.bars} bars")
+        sampling = SamplingConfig(n=config.n, temperature=config.temperature, top_k=config.top_k, seed=config.seed)
+        music = MusicConfig(bars=config.bars, chords=config.chords)
+        if config.chords:  # one progression: one batch, as jazzlstm generate samples
+            scores = generate_scores(run, sampling, music)
+        else:  # each piece over a stretch of its own of a progression seen in training
+            rng = random.Random(config.seed)
+            scores = [score for i in range(config.n) for score in generate_scores(
+                run, replace(sampling, n=1, seed=config.seed * 1_000_003 + i), music, choose_chords(run, music, rng))]
+        over = f"`{config.chords}`" if config.chords else "progressions seen in training"
+        generated = PieceSet("generated", f"sampled from {run.path} over {over}", scores,
+                             [f"sample_{i + 1}" for i in range(len(scores))])
+    from jazzlstm.model.likelihood import token_bits
+
+    report = build_report(run_info(run), {**asdict(config), "reference": paths_text(reference),
+                                          "out": None if out is None else str(out)},
+                          generated, reference_set, training, lambda ids: token_bits(run.model, ids),
+                          run.vocab, run.tokenizer, say)
+    if out is not None:
+        say(f"writing {out}")
+        staging = staging_dir(Path(out), force)
+        try:
+            write_report(staging, report)
+            publish(staging, Path(out))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return report

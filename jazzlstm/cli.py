@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from jazzlstm._version import __version__
-from jazzlstm.config import (DEFAULT_RUN_DIR, CorpusConfig, ModelConfig, MusicConfig, SamplingConfig, TextConfig,
-                             TrainConfig)
+from jazzlstm.config import (DEFAULT_RUN_DIR, CorpusConfig, EvaluateConfig, ModelConfig, MusicConfig, SamplingConfig,
+                             TextConfig, TrainConfig)
 from jazzlstm.errors import JazzLSTMError, UsageError
 from jazzlstm.tokens.registry import music_tokenizer_names
 
@@ -209,6 +209,29 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting(plot, CorpusConfig, "melody_track", type=melody_track_arg, metavar="INDEX|NAME")
     plot.add_argument("--force", action="store_true", help="overwrite an existing image")
     plot.set_defaults(handler=run_plot)
+
+    evaluate = commands.add_parser("evaluate", help="measure a music run against held-out pieces",
+                                   description="Held-out likelihood (bits per note of the model against "
+                                               "uniform, unigram and Kneser-Ney baselines), music metrics of "
+                                               "generated, reference and training pieces with Yang & Lerch's "
+                                               "overlap and KL, and memorization of the training pieces; writes "
+                                               "report.json, report.md and plots to --out (see docs/evaluation.md).")
+    evaluate.add_argument("--run", default=None, metavar="RUN_DIR",
+                          help="a music run folder (default: the pretrained music run shipped with jazzlstm)")
+    evaluate.add_argument("--reference", required=True, metavar="DIR",
+                          help="held-out MIDI/MusicXML pieces the run did not train on (a folder or a file)")
+    add_setting(evaluate, EvaluateConfig, "generated", metavar="DIR")
+    add_setting(evaluate, EvaluateConfig, "training", metavar="DIR")
+    add_setting(evaluate, EvaluateConfig, "n", "-n", "--num-outputs", type=positive_int)
+    add_setting(evaluate, EvaluateConfig, "chords", metavar='"Dm7 G7 Cmaj7 Cmaj7"')
+    add_setting(evaluate, EvaluateConfig, "bars", type=positive_int, metavar="N")
+    add_setting(evaluate, EvaluateConfig, "temperature", type=positive_float, metavar="F")
+    add_setting(evaluate, EvaluateConfig, "top_k", type=positive_int, metavar="K")
+    add_setting(evaluate, EvaluateConfig, "seed", type=int, metavar="N")
+    evaluate.add_argument("--out", default="evaluation", metavar="REPORT_DIR",
+                          help="folder to write the report into (default: %(default)s)")
+    evaluate.add_argument("--force", action="store_true", help="replace an existing report folder")
+    evaluate.set_defaults(handler=run_evaluate)
     return parser
 
 
@@ -432,6 +455,43 @@ def run_plot(args: argparse.Namespace) -> int:
         written = plot_piano_roll(args.files[0], args.files[1], force=args.force, melody_track=args.melody_track)
     print(f"jazzlstm: wrote {written}")
     return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from jazzlstm.api import evaluate
+    from jazzlstm.evaluate.report import check_settings
+    from jazzlstm.fileio import refuse_existing
+    from jazzlstm.runs import read_data_config
+
+    refuse_existing(args.out, args.force)  # before anything is read
+    run_dir = args.run or _default_run()
+    data_config = read_data_config(run_dir)
+    if data_config.is_text:
+        raise JazzLSTMError(f"{run_dir}: a {data_config.mode} run; evaluate works on music runs")
+    check_settings(EvaluateConfig(**settings_of(args, EvaluateConfig)), args.reference)
+    import_tensorflow_quietly()
+    report = evaluate(run_dir, args.reference, args.out, force=args.force, verbose=True,
+                      **settings_of(args, EvaluateConfig))
+    print(f"jazzlstm: wrote {args.out} ({evaluation_summary(report)})")
+    return 0
+
+
+def evaluation_summary(report: dict) -> str:
+    """One line of an evaluation report's headline figures."""
+    def num(value: Any) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+
+    likelihood, parts = report["likelihood"], []
+    if "model" in likelihood:
+        parts.append(f"model {num(likelihood['model']['bits_per_note'])} bits/note")
+    best = likelihood["baselines"].get("best_kneser_ney")
+    if best:
+        parts.append(f"Kneser-Ney (n={best['order']}) {num(best['bits_per_note'])}")
+    parts.append(f"mean overlap {num(report['comparison']['generated_vs_reference']['mean_overlap_a'])}")
+    memorization = report["memorization"]
+    if memorization.get("available"):
+        parts.append(f"copies over 2 bars {num(memorization['summary']['pieces_with_copy_over_2_bars'])}")
+    return "; ".join(parts)
 
 
 def _default_run() -> str:

@@ -221,3 +221,27 @@ def from_dict(cls: Type[T], data: dict) -> T:
         return cls(**values)
     except TypeError as exc:
         raise JazzLSTMError(f"bad {cls.__name__} in config.json ({exc})") from None
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """What ``jazzlstm evaluate`` compares with the reference pieces: pieces sampled from the
+    run (or read from ``generated``), and the training pieces (``training``, else the run's own
+    sources where they still exist)."""
+
+    n: int = setting(64, "pieces to sample from the run")
+    chords: str | None = setting(None, "sample over this progression, one chord per bar, cycled to fill --bars "
+                                       "(default: for each piece a stretch of a progression seen in training)")
+    bars: int = setting(16, "bars per sampled piece")
+    temperature: float = setting(1.0, "sampling temperature")
+    top_k: int | None = setting(None, "sample among the k most likely tokens")
+    seed: int = setting(0, "random seed: same seed, same pieces")
+    generated: str | None = setting(None, "evaluate the MIDI/MusicXML files under this folder instead of "
+                                          "sampling from the run")
+    training: str | None = setting(None, "the training pieces, for memorization and the n-gram baselines "
+                                         "(default: the run's training sources, where they still exist)")
+
+    def __post_init__(self) -> None:
+        _require_positive(self, "n", "bars", "temperature", "top_k")
+        if self.temperature == float("inf"):
+            raise ConfigError(f"temperature must be finite, got {self.temperature}")

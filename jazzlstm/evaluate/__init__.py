@@ -7,6 +7,9 @@
   inter-set distances, kernel densities, overlapping area and KL divergence).
 * :mod:`~jazzlstm.evaluate.ngrams`: uniform, unigram and Kneser-Ney token baselines, in bits per token.
 * :mod:`~jazzlstm.evaluate.memorization`: copied note n-grams and the longest copied span.
+* :mod:`~jazzlstm.evaluate.heldout`: held-out bits per note of a model and of the baselines, on the same tokens.
+* :mod:`~jazzlstm.evaluate.report` and :mod:`~jazzlstm.evaluate.plots`: ``jazzlstm evaluate``'s report
+  (report.json, report.md, features.png, overlap.png); :func:`jazzlstm.api.evaluate` runs it.
 
 Pure numpy on Scores and token lists: never imports Keras or TensorFlow (a test checks it).
 """

@@ -54,21 +54,29 @@ def primer_ids(run: Run, path: str) -> list[int]:
 def generate_music(run: Run, out: str | Path, sampling: SamplingConfig, music: MusicConfig,
                    force: bool = False) -> list[Path]:
     """Generate ``sampling.n`` MIDI files at ``out`` (numbered when several)."""
-    from jazzlstm.model.sampling import sample_ids
-
     targets = numbered_paths(out, sampling.n, default_suffix=".mid")
     for target in targets:  # check them all before writing any
         check_writable(target, force)
+    scores = generate_scores(run, sampling, music)
+    for score, target in zip(scores, targets):
+        write_midi(score, target, tempo=music.tempo, force=force)
+    return targets
+
+
+def generate_scores(run: Run, sampling: SamplingConfig, music: MusicConfig,
+                    chords: Sequence[Chord] | None = None) -> list[Score]:
+    """The ``sampling.n`` Scores :func:`generate_music` writes, without writing them (``chords``:
+    the progression to play over instead of the one :func:`choose_chords` picks)."""
+    from jazzlstm.model.sampling import sample_ids
+
     rng = random.Random(sampling.seed)
-    chords = choose_chords(run, music, rng)
+    if chords is None:
+        chords = choose_chords(run, music, rng)
     primer = primer_ids(run, music.primer) if music.primer else None
     n = sampling.n * (1 + SPARE_CANDIDATES)
     ids = sample_ids(run.model, n, music.bars * TOKENS_PER_BAR, primer=primer,
                      **sampling.sampler_options(len(run.vocab)))
-    scores = _pick_scores(run, ids, chords, sampling, music)
-    for score, target in zip(scores, targets):
-        write_midi(score, target, tempo=music.tempo, force=force)
-    return targets
+    return _pick_scores(run, ids, chords, sampling, music)
 
 
 def _pick_scores(run: Run, ids, chords: Sequence[Chord], sampling: SamplingConfig, music: MusicConfig

@@ -1,0 +1,186 @@
+"""Music model quality on held-out real music: jazzlstm's LSTM against n-gram baselines, per encoding.
+
+The music ships with music21, so nothing is downloaded: Bach chorales (``--chorales`` of them,
+from ``music21.corpus.getComposer('bach')``, exported to MIDI by music21) and fiddle tunes of
+Ryan's Mammoth Collection (``--tunes`` of them, cleaned and parsed by ``jazzlstm.music.abc``,
+written as MIDI with melody, chords and bass by ``jazzlstm.music.midi.write_midi``). Whole files
+are held out (``--heldout``, default 10%, the same files for every encoding); the rest trains.
+
+For each encoding (grammar, notes): ``jazzlstm.train`` on the training files (``--n-a`` units,
+``--epochs`` epochs, the defaults otherwise: windows of 30, batch 32, Adam 0.01, its own 10% of
+the training files for choosing the best epoch), then ``jazzlstm.evaluate`` against the held-out
+files with the training files as training set: the model's held-out bits per note beside the
+uniform, unigram and Kneser-Ney (n = 2..5) baselines fitted on the same training files, on the
+same tokens, the out-of-vocabulary rate, the music metrics' overlap of ``--samples`` generated
+pieces with the held-out pieces (and the held-out against the training pieces, as a yardstick),
+and memorization. Progress on stderr; one JSON object on stdout.
+
+Run: python benchmarks/bench_quality.py [--chorales 100] [--tunes 150] [--epochs 5] [--n-a 64]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+ENCODINGS = ("grammar", "notes")
+
+
+def log(message: str) -> None:
+    print(f"bench_quality: {message}", file=sys.stderr, flush=True)
+
+
+def export_chorales(folder: Path, count: int) -> int:
+    """The first ``count`` Bach chorales of music21's corpus (by file name), as MIDI."""
+    from music21 import corpus
+
+    paths = sorted((p for p in corpus.getComposer("bach") if Path(p).suffix == ".mxl"), key=lambda p: Path(p).name)
+    written = 0
+    for path in paths:
+        if written >= count:
+            break
+        try:
+            corpus.parse(path).write("midi", fp=str(folder / f"bach_{Path(path).stem.replace('.', '_')}.mid"))
+            written += 1
+        except Exception as exc:  # a piece music21 cannot export: skip it
+            log(f"skipped {Path(path).name}: {exc.__class__.__name__}")
+    return written
+
+
+def export_tunes(folder: Path, count: int) -> int:
+    """The first ``count`` fiddle tunes that parse, as MIDI (melody, chords, bass)."""
+    from jazzlstm.errors import JazzLSTMError
+    from jazzlstm.music.abc import load_tunes, tune_to_score
+    from jazzlstm.music.midi import write_midi
+
+    tunes, _ = load_tunes()
+    written = 0
+    for i, tune in enumerate(tunes):
+        if written >= count:
+            break
+        try:
+            write_midi(tune_to_score(tune, f"tune {i}"), folder / f"tune_{i:04d}.mid")
+            written += 1
+        except JazzLSTMError:
+            continue
+    return written
+
+
+def split_files(source: Path, train: Path, heldout: Path, share: float, seed: int) -> tuple[int, int]:
+    """Move whole files: ``share`` of them (at least one) to ``heldout``, the rest to ``train``."""
+    files = sorted(source.glob("*.mid"))
+    random.Random(seed).shuffle(files)
+    cut = max(1, round(len(files) * share))
+    for target, chosen in ((heldout, files[:cut]), (train, files[cut:])):
+        target.mkdir()
+        for path in chosen:
+            shutil.move(str(path), target / path.name)
+    return len(files) - cut, cut
+
+
+def summarize(report: dict, run, seconds: float) -> dict:
+    likelihood = report["likelihood"]
+    baselines = likelihood["baselines"]
+    best = baselines["best_kneser_ney"]
+    ours = report["comparison"]["generated_vs_reference"]
+    yard = report["comparison"]["reference_vs_training"]
+    history = run.history
+    best_epoch = history.get("best_epoch") or 0
+    val_bpn = history.get("val_bits_per_note")
+    return {
+        "train": {"seconds": round(seconds, 1), "epochs": len(history.get("loss", [])), "best_epoch": best_epoch,
+                  "vocabulary": len(run.vocab),
+                  "val_bits_per_note": val_bpn[best_epoch - 1] if val_bpn and best_epoch else None},
+        "heldout_bits_per_note": {
+            "model": likelihood["model"]["bits_per_note"],
+            "uniform": baselines["uniform"]["bits_per_note"],
+            "unigram": baselines["unigram"]["bits_per_note"],
+            f"kneser_ney_best (n={best['order']})": best["bits_per_note"],
+            "kneser_ney": {n: r["bits_per_note"] for n, r in baselines["kneser_ney"].items()},
+        },
+        "heldout_bits_per_token": {
+            "model": likelihood["model"]["bits_per_token"],
+            "uniform": baselines["uniform"]["bits_per_token"],
+            "unigram": baselines["unigram"]["bits_per_token"],
+            "kneser_ney_best": best["bits_per_token"],
+        },
+        "oov_rate": likelihood["oov_rate"],
+        "ngram_oov_rate": baselines["oov_rate"],
+        "scored_tokens": likelihood["scored_tokens"],
+        "notes": likelihood["notes"],
+        "music_overlap": {
+            "generated_vs_heldout_mean": ours["mean_overlap_a"],
+            "heldout_vs_training_mean (yardstick)": yard.get("mean_overlap_a"),
+            "generated_vs_heldout": {f: v["overlap_a"] for f, v in ours["features"].items()},
+        },
+        "memorization": {k: report["memorization"]["summary"][k]
+                         for k in ("share_4", "share_8", "share_16", "pieces_with_copy_over_2_bars")},
+        "memorization_heldout_yardstick": {k: report["memorization"]["reference_summary"][k]
+                                           for k in ("share_4", "share_8", "share_16", "pieces_with_copy_over_2_bars")},
+        "heldout_pieces_also_in_training": len(report["sets"]["reference"].get("in_training", [])),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chorales", type=int, default=100, help="Bach chorales to use")
+    parser.add_argument("--tunes", type=int, default=150, help="fiddle tunes to use")
+    parser.add_argument("--heldout", type=float, default=0.1, help="share of the files held out")
+    parser.add_argument("--epochs", type=int, default=5, help="training epochs per encoding")
+    parser.add_argument("--n-a", type=int, default=64, help="LSTM units")
+    parser.add_argument("--samples", type=int, default=32, help="pieces generated per encoding")
+    parser.add_argument("--bars", type=int, default=16, help="bars per generated piece")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", metavar="DIR", default=None, help="keep the corpus, runs and reports here")
+    args = parser.parse_args()
+
+    from jazzlstm import api
+
+    started = time.perf_counter()
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_quality."))
+    root.mkdir(parents=True, exist_ok=True)
+    os.environ["JAZZLSTM_CACHE_DIR"] = str(root / "cache")  # leave the user's corpus cache alone
+    try:
+        everything = root / "all"
+        everything.mkdir()
+        log(f"exporting {args.chorales} Bach chorales and {args.tunes} fiddle tunes to MIDI in {everything}")
+        chorales = export_chorales(everything, args.chorales)
+        tunes = export_tunes(everything, args.tunes)
+        n_train, n_heldout = split_files(everything, root / "train", root / "heldout", args.heldout, args.seed)
+        log(f"{chorales} chorales + {tunes} tunes: {n_train} files train, {n_heldout} held out "
+            f"({time.perf_counter() - started:.0f} s)")
+        results = {"corpus": {"chorales": chorales, "tunes": tunes, "train_files": n_train,
+                              "heldout_files": n_heldout},
+                   "settings": {"n_a": args.n_a, "epochs": args.epochs, "samples": args.samples, "bars": args.bars,
+                                "seed": args.seed}}
+        for encoding in ENCODINGS:
+            log(f"{encoding}: training ({args.epochs} epochs, {args.n_a} units)")
+            clock = time.perf_counter()
+            with contextlib.redirect_stdout(sys.stderr):  # Keras's epoch lines: stdout is for the JSON
+                run = api.train(root / "train", root / f"run-{encoding}", encoding=encoding, n_a=args.n_a,
+                                epochs=args.epochs, seed=args.seed, force=True, verbose=2, workers=2)
+            seconds = time.perf_counter() - clock
+            log(f"{encoding}: evaluating against {n_heldout} held-out files")
+            report = api.evaluate(run, root / "heldout", root / f"evaluation-{encoding}", force=True, verbose=True,
+                                  n=args.samples, bars=args.bars, seed=args.seed, training=str(root / "train"))
+            results[encoding] = summarize(report, run, seconds)
+            log(f"{encoding}: done ({time.perf_counter() - started:.0f} s so far)")
+        results["seconds"] = round(time.perf_counter() - started, 1)
+        print(json.dumps(results, indent=1))
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Held-out likelihood in units every model and encoding shares: bits per melody note.
+
+The reference pieces are whole files the run never trained on. Each is encoded as training
+encodes it (:meth:`~jazzlstm.tokens.base.MusicTokenizer.encode_variants`: one sequence per
+phrase; augmentation is left out, a held-out piece is scored once, as written). Tokens the
+run's vocabulary lacks are **removed** from the sequence, for every model alike, and counted
+as the out-of-vocabulary (OOV) rate: a model cannot be scored on a token it cannot name, and
+every model is scored on the very same tokens.
+
+**What is scored.** Tokens 2..T of each sequence, each given the tokens before it; the first
+token only conditions (the LSTM starts from its zero state as in training, see
+:func:`jazzlstm.model.likelihood.token_bits`; the n-gram models see it as context after the
+``<s>`` padding). Sequences of fewer than two tokens score nothing.
+
+**Units.** Bits per token depend on the encoding (a grammar token and a note token carry
+different information), so the headline unit is **bits per note**: the bits of a sequence
+divided by its melody notes (:meth:`~jazzlstm.tokens.base.MusicTokenizer.count_notes` over the
+kept sequence, as training's ``bits_per_note``), summed over the set before dividing.
+
+**Baselines**, fitted on the training pieces' token sequences (augmentation included, as the
+run trained): uniform, add-one unigram and modified Kneser-Ney of orders 2..5
+(:mod:`jazzlstm.evaluate.ngrams`); the best order is picked on the reference set itself, so its
+figure is slightly optimistic. Tokens the n-gram models never saw cost their ``<unk>`` share.
+
+The model enters as a function ``ids -> bits of tokens 2..T``, so this module never imports
+Keras (the caller passes ``lambda ids: token_bits(run.model, ids)``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Callable, Sequence
+
+import numpy as np
+
+from jazzlstm.errors import EncodingError
+from jazzlstm.evaluate.ngrams import KneserNeyModel, LanguageModel, UniformModel, UnigramModel
+from jazzlstm.music.score import Score
+from jazzlstm.tokens.base import MusicTokenizer
+from jazzlstm.tokens.vocab import Vocabulary
+
+KN_ORDERS = (2, 3, 4, 5)
+"""The Kneser-Ney orders fitted as baselines."""
+
+ModelBits = Callable[[Sequence[int]], np.ndarray]
+"""ids (T,) -> bits of tokens 2..T (T - 1 values)."""
+
+
+@dataclass
+class HeldoutTokens:
+    """The reference set's sequences as every model scores them."""
+
+    sequences: list[list[str]] = field(default_factory=list)  # kept tokens, one list per phrase
+    pieces: int = 0                # pieces with something to score (a sequence of two tokens or more)
+    tokens: int = 0                # tokens before removal
+    oov_tokens: int = 0            # tokens removed (not in the model's vocabulary)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (piece, why) not encodable
+
+    @property
+    def oov_rate(self) -> float:
+        return self.oov_tokens / self.tokens if self.tokens else math.nan
+
+    @property
+    def scored(self) -> list[list[str]]:
+        """The sequences with something to score (two tokens or more)."""
+        return [s for s in self.sequences if len(s) >= 2]
+
+
+def heldout_tokenizer(tokenizer: MusicTokenizer) -> MusicTokenizer:
+    """``tokenizer`` without augmentation: a held-out piece is scored once, as written."""
+    if getattr(tokenizer, "augment", ()):
+        return replace(tokenizer, augment=())
+    return tokenizer
+
+
+def encode_pieces(tokenizer: MusicTokenizer, scores: Sequence[Score], names: Sequence[str]
+                  ) -> tuple[list[list[str]], list[tuple[str, str]]]:
+    """(every sequence of every piece, (name, reason) of the pieces the encoding refuses)."""
+    sequences: list[list[str]] = []
+    skipped: list[tuple[str, str]] = []
+    for score, name in zip(scores, names):
+        try:
+            sequences += [list(s) for s in tokenizer.encode_variants(score)]
+        except EncodingError as exc:
+            skipped.append((name, str(exc)))
+    return sequences, skipped
+
+
+def heldout_tokens(tokenizer: MusicTokenizer, vocab: Vocabulary, scores: Sequence[Score],
+                   names: Sequence[str]) -> HeldoutTokens:
+    """Encode the reference pieces and remove the tokens ``vocab`` lacks (counted)."""
+    tokenizer = heldout_tokenizer(tokenizer)
+    result = HeldoutTokens()
+    for score, name in zip(scores, names):
+        try:
+            variants = tokenizer.encode_variants(score)
+        except EncodingError as exc:
+            result.skipped.append((name, str(exc)))
+            continue
+        scored = False
+        for sequence in variants:
+            kept = [t for t in sequence if t in vocab]
+            result.tokens += len(sequence)
+            result.oov_tokens += len(sequence) - len(kept)
+            if kept:
+                result.sequences.append(kept)
+                scored = scored or len(kept) >= 2
+        result.pieces += scored
+    return result
+
+
+def conditional_bits(model: LanguageModel, sequence: Sequence) -> float:
+    """Bits of tokens 2..T of ``sequence`` under an n-gram model, each given the tokens before
+    it (the first token is context only)."""
+    width = model.order - 1
+    total = 0.0
+    for i in range(1, len(sequence)):
+        context = sequence[max(0, i - width): i] if width else ()
+        total -= math.log2(model.prob(sequence[i], context))
+    return total
+
+
+def _rates(bits: float, tokens: int, notes: int) -> dict:
+    return {"bits_per_note": bits / notes if notes else math.nan,
+            "bits_per_token": bits / tokens if tokens else math.nan,
+            "total_bits": bits}
+
+
+def heldout_likelihood(model_bits: ModelBits | None, vocab: Vocabulary, tokenizer: MusicTokenizer,
+                       reference: Sequence[Score], reference_names: Sequence[str],
+                       training: Sequence[Score] | None = None, training_names: Sequence[str] = (),
+                       orders: Sequence[int] = KN_ORDERS,
+                       progress: Callable[[str], None] | None = None) -> dict:
+    """The likelihood section of an evaluation report (see docs/evaluation.md).
+
+    ``model_bits``: the run's model as ``ids -> bits of tokens 2..T`` (None: no model row);
+    ``training``: the pieces the baselines are fitted on (None: no baselines).
+    """
+    say = progress or (lambda message: None)
+    held = heldout_tokens(tokenizer, vocab, reference, reference_names)
+    scored = held.scored
+    tokens = sum(len(s) - 1 for s in scored)
+    notes = sum(tokenizer.count_notes(s) for s in scored)
+    section: dict = {
+        "reference_pieces": len(reference),
+        "scored_pieces": held.pieces,
+        "sequences": len(scored),
+        "tokens": held.tokens,
+        "oov_tokens": held.oov_tokens,
+        "oov_rate": held.oov_rate,
+        "scored_tokens": tokens,
+        "notes": notes,
+        "skipped": [{"piece": name, "reason": why} for name, why in held.skipped],
+        "vocabulary_size": len(vocab),
+    }
+    if not scored:
+        section["note"] = "no reference sequence has two tokens in the model's vocabulary: nothing to score"
+    if model_bits is not None:
+        say(f"scoring {len(scored)} reference sequence(s) ({tokens} tokens) with the model")
+        bits = sum(float(np.sum(model_bits(vocab.encode(s)))) for s in scored)
+        section["model"] = _rates(bits, tokens, notes)
+    section["baselines"] = _baselines(scored, tokens, notes, tokenizer, training, training_names, orders, say)
+    return section
+
+
+def _baselines(scored: list[list[str]], tokens: int, notes: int, tokenizer: MusicTokenizer,
+               training: Sequence[Score] | None, training_names: Sequence[str], orders: Sequence[int],
+               say: Callable[[str], None]) -> dict:
+    if training is None:
+        return {"available": False, "note": "training data not available"}
+    names = list(training_names) or [f"#{i}" for i in range(len(training))]
+    sequences, skipped = encode_pieces(tokenizer, training, names)
+    sequences = [s for s in sequences if s]
+    if not sequences:
+        return {"available": False, "note": "training data not available (no training piece could be encoded)"}
+    say(f"fitting n-gram baselines on {len(sequences)} training sequence(s) "
+        f"({sum(len(s) for s in sequences)} tokens)")
+    uniform = UniformModel(sequences)
+    predicted = [t for s in scored for t in s[1:]]
+    out: dict = {
+        "available": True,
+        "training_pieces": len(training),
+        "training_sequences": len(sequences),
+        "training_tokens": sum(len(s) for s in sequences),
+        "vocabulary_size": len(uniform.vocabulary),
+        "oov_rate": (sum(t not in uniform.vocabulary for t in predicted) / len(predicted)) if predicted else math.nan,
+        "skipped": [{"piece": name, "reason": why} for name, why in skipped],
+    }
+
+    def rates(model: LanguageModel) -> dict:
+        return _rates(sum(conditional_bits(model, s) for s in scored), tokens, notes)
+
+    out["uniform"] = rates(uniform)
+    out["unigram"] = rates(UnigramModel(sequences))
+    out["kneser_ney"] = {}
+    for order in orders:
+        out["kneser_ney"][str(order)] = rates(KneserNeyModel(sequences, order))
+    if out["kneser_ney"] and scored:
+        best = min(out["kneser_ney"], key=lambda n: (out["kneser_ney"][n]["total_bits"], int(n)))
+        out["best_kneser_ney"] = {"order": int(best), **out["kneser_ney"][best]}
+    return out
