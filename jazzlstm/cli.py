@@ -20,7 +20,7 @@ from jazzlstm.tokens.registry import music_tokenizer_names
 
 
 def melody_track_arg(value: str) -> int | str:
-    """``--melody-track``: a track index (as listed by ``inspect``) or a track name."""
+    """``--melody-track``: a track index (as listed by ``inspect``), a track name, or ``all``."""
     value = value.strip()
     if not value:
         raise argparse.ArgumentTypeError("must be a track index or a track name")
@@ -91,8 +91,10 @@ def add_setting(parser, config: type, name: str, *flags: str, **options: Any) ->
 def add_corpus_options(parser: argparse.ArgumentParser) -> None:
     """Flags shared by every command that reads a MIDI corpus."""
     add_setting(parser, CorpusConfig, "encoding", choices=music_tokenizer_names())
-    add_setting(parser, CorpusConfig, "melody_track", type=melody_track_arg, metavar="INDEX|NAME")
+    add_setting(parser, CorpusConfig, "melody_track", "--melody-track", "--melody", type=melody_track_arg,
+                metavar="INDEX|NAME|all")
     add_setting(parser, CorpusConfig, "transpose", metavar="none|key|N")
+    add_setting(parser, CorpusConfig, "split_silence_bars", type=positive_int, metavar="BARS")
     add_setting(parser, CorpusConfig, "workers", type=positive_int)
     add_setting(parser, CorpusConfig, "cache", help="re-read every file instead of using the cache")
     add_setting(parser, CorpusConfig, "file_timeout", type=non_negative_float, metavar="SECONDS")
@@ -206,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
                                            "follows OUT's suffix (.png, .svg, .pdf).")
     plot.add_argument("files", nargs="+", metavar="FILE", help="IN.mid OUT.png, or OUT.png with --run")
     plot.add_argument("--run", default=None, metavar="RUN_DIR", help="plot this run folder's history.json")
-    add_setting(plot, CorpusConfig, "melody_track", type=melody_track_arg, metavar="INDEX|NAME")
+    add_setting(plot, CorpusConfig, "melody_track", type=melody_track_arg, metavar="INDEX|NAME",
+                help="use this track (index or name) as the melody instead of the automatic choice")
     plot.add_argument("--force", action="store_true", help="overwrite an existing image")
     plot.set_defaults(handler=run_plot)
 

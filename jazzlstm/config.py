@@ -12,6 +12,8 @@ from jazzlstm.errors import ConfigError, JazzLSTMError
 
 T = TypeVar("T")
 
+SPLIT_SILENCE_BARS = 4
+"""Silence of more than this many bars splits a piece into separate training sequences."""
 MUSIC_TX = 30
 """Tokens per training window for music."""
 STREAM_TX = 64
@@ -75,9 +77,12 @@ class CorpusConfig:
 
     encoding: str = setting("grammar", "token encoding: jazz grammar (chord-relative) or plain notes")
     melody_track: int | str | None = setting(None, "use this track (index or name) as the melody instead of "
-                                                   "the automatic choice")
+                                                   "the automatic choice; 'all': every melodic line of a file "
+                                                   "becomes a training sequence of its own")
     transpose: str = setting("none", "notes encoding: transpose to C major/A minor ('key') or by N semitones")
     augment: tuple[int, ...] = setting((), "notes encoding: extra transpositions in semitones")
+    split_silence_bars: int = setting(SPLIT_SILENCE_BARS, "silence of more than this many bars splits a piece "
+                                                          "into separate training sequences")
     workers: int | None = setting(None, "reader processes (default: one per core)")
     cache: bool | str = setting(True, "reuse files already read: True for ~/.cache/jazzlstm (or "
                                       "$JAZZLSTM_CACHE_DIR), a folder, or False to re-read every file")
@@ -87,7 +92,7 @@ class CorpusConfig:
                                                  "is skipped (0: no limit)")
 
     def __post_init__(self) -> None:
-        from jazzlstm.tokens.registry import music_tokenizer_names  # no cycle: tokens import no config
+        from jazzlstm.tokens.registry import music_tokenizer_names  # lazily: tokens import this module
 
         _require_choice(self, "encoding", music_tokenizer_names())
         object.__setattr__(self, "transpose", str(self.transpose))
@@ -100,7 +105,7 @@ class CorpusConfig:
         for name in ("file_timeout", "file_memory_mb"):
             if getattr(self, name) == 0:
                 object.__setattr__(self, name, None)  # 0 means no limit, as on the command line
-        _require_positive(self, "workers", "file_timeout", "file_memory_mb")
+        _require_positive(self, "workers", "file_timeout", "file_memory_mb", "split_silence_bars")
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,18 @@ def test_all_melodies_keeps_every_melodic_line_over_the_same_chords(tmp_path):
     assert [v.melody for v in versions][0] == best.melody
     assert sorted(v.melody[0].pitch for v in versions) == sorted({melody_notes(1, BARS)[0][0], melody_notes(2, BARS)[0][0]})
     assert all(v.chords == best.chords for v in versions)  # the fill covers too little to count
+
+
+def test_a_corpus_read_with_melody_all_trains_on_every_line(tmp_path):
+    from jazzlstm.cli import build_parser
+    from jazzlstm.data.corpus import load_corpus
+
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    write_tracks(folder / "duet.mid", [*backing(), TrackSpec("Flute", melody_notes(1, BARS), 73),
+                                       TrackSpec("Violin", melody_notes(2, BARS), 40)])
+    best = load_corpus(folder, cache=False, progress=False)
+    every = load_corpus(folder, melody_track="all", cache=False, progress=False)
+    assert len(best.sequences) == 1 and len(every.sequences) == 2
+    assert every.sequences[0] == best.sequences[0]
+    assert build_parser().parse_args(["train", "--melody", "all"]).melody_track == "all"

@@ -32,6 +32,7 @@ from jazzlstm.errors import InputFileError, JazzLSTMError, NoUsableFilesError
 from jazzlstm.fileio import write_json_atomic
 from jazzlstm.music.harmony import CHORD_TEMPLATES
 from jazzlstm.music.musicxml import MUSICXML_SUFFIXES
+from jazzlstm.music.analysis import melody_versions
 from jazzlstm.music.reading import SUPPORTED_SUFFIXES, read_score
 from jazzlstm.music.score import Chord, Score, score_from_dict, score_to_dict
 from jazzlstm.tokens.base import MusicTokenizer
@@ -39,7 +40,7 @@ from jazzlstm.tokens.grammar import GrammarTokenizer
 from jazzlstm.tokens.registry import make_tokenizer, own_options
 from jazzlstm.tokens.vocab import Vocabulary
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 """Bump when reading changes meaning, so stale cache entries are not reused (a tokenizer's
 own version is part of the key already)."""
 
@@ -81,7 +82,8 @@ class EncodingSettings:
 
     @classmethod
     def from_config(cls, config: CorpusConfig) -> "EncodingSettings":
-        options = own_options(config.encoding, {"transpose": config.transpose, "augment": config.augment})
+        options = own_options(config.encoding, {"transpose": config.transpose, "augment": config.augment,
+                                                "split_silence_bars": config.split_silence_bars})
         return cls(make_tokenizer(config.encoding, **options), config.melody_track)
 
     @property
@@ -296,7 +298,8 @@ def process_file(path: str, settings: EncodingSettings, cache_dir: str | None) -
     score = None
     try:
         score = read_score(path, settings.melody_track, data)
-        record: dict = {"sequences": settings.tokenizer.encode_variants(score)}
+        record: dict = {"sequences": [seq for version in melody_versions(score)
+                                      for seq in settings.tokenizer.encode_variants(version)]}
     except InputFileError as exc:
         record = {"skip": exc.reason}
     except ValueError as exc:

@@ -13,12 +13,11 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar, Sequence
 
+from jazzlstm.config import SPLIT_SILENCE_BARS
 from jazzlstm.music.score import Chord, Note, Score, cover_chords, quantize
 
 PLAYABLE_RANGE = (48, 88)
 """Pitches a decoded melody may use (C3..E6)."""
-SPLIT_SILENCE_BARS = 4
-"""Silence of more than this many bars splits a piece into separate training sequences."""
 
 
 @dataclass(frozen=True)
