@@ -6,10 +6,8 @@
 * ``overlap.png``: the overlap area of every feature, generated against reference, beside the
   same figure for reference against training (the yardstick) when training data is available.
 
-Figures are drawn as :mod:`jazzlstm.plot` draws them (their own Agg canvas, constrained
-layout, no pyplot state) and written atomically. The two small helpers are repeated here rather
-than imported: :mod:`jazzlstm.plot` reads run folders through :mod:`jazzlstm.runs`, which loads
-Keras models, and the evaluate stage never reaches Keras (tests/test_layout.py).
+Figures are made and written by :mod:`jazzlstm.plot`'s helpers (their own Agg canvas,
+constrained layout, no pyplot state; written atomically).
 """
 from __future__ import annotations
 
@@ -20,35 +18,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from jazzlstm.evaluate.music_metrics import HISTOGRAM_FEATURES, LENGTH_CLASS_NAMES, MAX_INTERVAL, SCALAR_FEATURES
-from jazzlstm.fileio import atomic_path
 from jazzlstm.music.harmony import NOTE_NAMES
+from jazzlstm.plot import new_figure, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 COLORS = {"generated": "#c0392b", "reference": "#1d4e89", "training": "#7f8c8d"}
 COLUMNS = 4
-DPI = 110
-"""As jazzlstm.plot.DPI."""
-
-
-def new_figure(width: float, height: float) -> "Figure":
-    """A figure on its own Agg canvas, with constrained layout (as :func:`jazzlstm.plot.new_figure`)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_figure(fig: "Figure", out: Path) -> Path:
-    """Write ``fig`` as PNG atomically (as :func:`jazzlstm.plot.save_figure`)."""
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI)
-    return out
-
-
 def _bin_labels(feature: str, bins: int) -> list[str]:
     if feature == "pitch_class_histogram":
         return list(NOTE_NAMES)[:bins]
