@@ -28,6 +28,8 @@ from jazzlstm.tokens.vocab import Vocabulary
 
 MODEL_FILE, VOCAB_FILE, CONFIG_FILE, CHORDS_FILE, HISTORY_FILE = (
     "model.keras", "vocab.json", "config.json", "chords.json", "history.json")
+BASELINES_FILE = "baselines.json"
+"""Music runs with validation files: the model against n-gram baselines, in bits per note."""
 REQUIRED_FILES = (MODEL_FILE, VOCAB_FILE, CONFIG_FILE)
 _FORMAT = "jazzlstm-run/1"
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -40,10 +41,17 @@ def tiny_run(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_run_folder_holds_everything(tiny_run):
     names = sorted(p.name for p in tiny_run.iterdir())
-    assert names == ["chords.json", "config.json", "history.json", "model.keras", "vocab.json"]
+    assert names == ["baselines.json", "chords.json", "config.json", "history.json", "model.keras", "vocab.json"]
     history = json.loads((tiny_run / "history.json").read_text())
-    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "perplexity", "val_perplexity"):
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "perplexity", "val_perplexity", "bits_per_note",
+                "val_bits_per_note"):
         assert len(history[key]) == 2, key
+    # The model and the n-gram baselines in the same units, on the same validation files.
+    baselines = json.loads((tiny_run / "baselines.json").read_text())
+    assert baselines["notes"] > 0 and baselines["model"]["bits_per_note"] > 0
+    uniform = baselines["baselines"]["uniform"]["bits_per_token"]
+    assert uniform == pytest.approx(math.log2(baselines["baselines"]["vocabulary_size"] + 1))
+    assert set(baselines["baselines"]["kneser_ney"]) == {"2", "3", "4", "5"}
     assert history["best_epoch"] in (1, 2)
     config = json.loads((tiny_run / "config.json").read_text())
     assert config["version"] and config["model"]["n_a"] == 8 and config["data"]["encoding"] == "grammar"

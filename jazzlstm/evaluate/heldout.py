@@ -175,16 +175,23 @@ def _baselines(scored: list[list[str]], tokens: int, notes: int, tokenizer: Musi
         return {"available": False, "note": "training data not available (no training piece could be encoded)"}
     say(f"fitting n-gram baselines on {len(sequences)} training sequence(s) "
         f"({sum(len(s) for s in sequences)} tokens)")
+    return {"training_pieces": len(training),
+            **baseline_rates(sequences, scored, tokens, notes, orders),
+            "skipped": [{"piece": name, "reason": why} for name, why in skipped]}
+
+
+def baseline_rates(sequences: Sequence[Sequence[str]], scored: Sequence[Sequence[str]], tokens: int, notes: int,
+                   orders: Sequence[int] = KN_ORDERS) -> dict:
+    """Uniform, unigram and Kneser-Ney models fitted on ``sequences``, scored on tokens 2..T of
+    ``scored`` (``tokens`` of them, over ``notes`` melody notes), and the OOV rate of those tokens."""
     uniform = UniformModel(sequences)
     predicted = [t for s in scored for t in s[1:]]
     out: dict = {
         "available": True,
-        "training_pieces": len(training),
         "training_sequences": len(sequences),
         "training_tokens": sum(len(s) for s in sequences),
         "vocabulary_size": len(uniform.vocabulary),
         "oov_rate": (sum(t not in uniform.vocabulary for t in predicted) / len(predicted)) if predicted else math.nan,
-        "skipped": [{"piece": name, "reason": why} for name, why in skipped],
     }
 
     def rates(model: LanguageModel) -> dict:

@@ -23,7 +23,7 @@ from jazzlstm.config import DataConfig, ModelConfig, TrainConfig, to_dict
 from jazzlstm.training.pipeline import Batches
 from jazzlstm.errors import JazzLSTMError
 from jazzlstm.fileio import refuse_existing, write_json_atomic
-from jazzlstm.runs import MODEL_FILE, Run, publish, write_metadata
+from jazzlstm.runs import BASELINES_FILE, MODEL_FILE, Run, publish, write_metadata
 from jazzlstm.music.score import Chord
 from jazzlstm.tokens.base import MusicTokenizer
 from jazzlstm.tokens.registry import tokenizer_from_config
@@ -59,7 +59,7 @@ def prepare_windows(sequences: Sequence[Sequence[int]], tx: int, train_config: T
     ``groups``: the file each sequence comes from (phrases, melodic lines and transpositions
     of one file stay on one side of the split); default: one file per sequence. ``notes``:
     melody notes per sequence, for bits per note (see :class:`BitsPerNote`)."""
-    from jazzlstm.data.windows import corpus_windows, sample_windows, split_by_file, split_stream, stream_windows
+    from jazzlstm.data.windows import corpus_windows, sample_windows, split_stream, stream_windows
 
     if layout == "stream":
         ids = [i for seq in sequences for i in seq]
@@ -74,12 +74,7 @@ def prepare_windows(sequences: Sequence[Sequence[int]], tx: int, train_config: T
             raise JazzLSTMError(f"validation text too short: {len(val_ids)} characters for --batch-size {batch} "
                                 f"streams of --tx {tx} (need {batch * tx + 1}); lower them or use --val-split 0")
         return train, val
-    groups = list(range(len(sequences))) if groups is None else list(groups)
-    files = sorted(set(groups))
-    train_files, val_files = split_by_file(len(files), train_config.val_split, train_config.seed)
-    held_out = {files[i] for i in val_files}
-    train_idx = [i for i, g in enumerate(groups) if g not in held_out]
-    val_idx = [i for i, g in enumerate(groups) if g in held_out]
+    train_idx, val_idx = split_sequences(len(sequences), train_config, groups)
     if layout == "lines":
         train = Windows(*sample_windows([sequences[i] for i in train_idx], tx))
         val = Windows(*sample_windows([sequences[i] for i in val_idx], tx))
@@ -91,6 +86,42 @@ def prepare_windows(sequences: Sequence[Sequence[int]], tx: int, train_config: T
     if len(train) == 0:
         raise JazzLSTMError(f"not enough tokens to train: need at least {tx + 1} per file")
     return train, val
+
+
+def split_sequences(count: int, train_config: TrainConfig, groups: Sequence[int] | None = None
+                    ) -> tuple[list[int], list[int]]:
+    """(training, validation) sequence indices, whole files held out (``groups``: the file of
+    each sequence; default one file per sequence)."""
+    from jazzlstm.data.windows import split_by_file
+
+    groups = list(range(count)) if groups is None else list(groups)
+    files = sorted(set(groups))
+    _, val_files = split_by_file(len(files), train_config.val_split, train_config.seed)
+    held_out = {files[i] for i in val_files}
+    return ([i for i, g in enumerate(groups) if g not in held_out],
+            [i for i, g in enumerate(groups) if g in held_out])
+
+
+def validation_baselines(jazz, vocab: Vocabulary, tokenizer: MusicTokenizer, sequences: Sequence[Sequence[str]],
+                         train_config: TrainConfig, groups: Sequence[int] | None) -> dict | None:
+    """The model against n-gram baselines fitted on the training files, all scored in bits per
+    note on the validation files' whole sequences (tokens 2..T; see
+    :mod:`jazzlstm.evaluate.heldout`). None without validation files."""
+    from jazzlstm.evaluate.heldout import baseline_rates
+    from jazzlstm.model.likelihood import token_bits
+
+    train_idx, val_idx = split_sequences(len(sequences), train_config, groups)
+    scored = [list(sequences[i]) for i in val_idx if len(sequences[i]) >= 2]
+    if not scored:
+        return None
+    tokens = sum(len(s) - 1 for s in scored)
+    notes = sum(tokenizer.count_notes(s) for s in scored)
+    bits = sum(float(token_bits(jazz, vocab.encode(s)).sum()) for s in scored)
+    return {"split": "validation files", "validation_sequences": len(scored), "scored_tokens": tokens,
+            "notes": notes,
+            "model": {"bits_per_note": bits / notes if notes else None, "bits_per_token": bits / tokens,
+                      "total_bits": bits},
+            "baselines": baseline_rates([sequences[i] for i in train_idx], scored, tokens, notes)}
 
 
 def _tokens_per_note(sequences: Sequence[Sequence[int]], notes: Sequence[int] | None,
@@ -346,6 +377,10 @@ def train_run(sequences: Sequence[Sequence[str]], out: str | Path, model_config:
     jazz = load_model(work / MODEL_FILE, tx=model_config.tx)  # the best epoch, as saved
     run = Run(out, jazz, vocab, model_config, train_config, data_config, [list(p) for p in progressions], history)
     write_metadata(work, run)
+    if notes is not None:
+        baselines = validation_baselines(jazz, vocab, tokenizer, sequences, train_config, groups)
+        if baselines is not None:
+            write_json_atomic(work / BASELINES_FILE, baselines)
     shutil.rmtree(backups.folder)
     (work / JOB_FILE).unlink()
     publish(work, out)
