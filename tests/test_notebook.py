@@ -32,11 +32,11 @@ def test_notebook_runs_end_to_end(tmp_path, monkeypatch):
     outputs = "\n".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
                         for output in cell.outputs)
     assert "not on Colab" in outputs and "training uses" in outputs
-    for name in ("colab-run", "history.png", "solo.mid", "solo.png", "solo.wav", "tunes-run", "tune.mid",
-                 "tune.wav"):
+    for name in ("colab-run", "history.png", "solo.mid", "solo.png", "solo.wav", "colab-eval/report.json",
+                 "colab-eval/report.md", "colab-eval/overlap.png", "tunes-run", "tune.mid", "tune.wav"):
         assert (tmp_path / name).exists(), name
     images = sum("image/png" in output.get("data", {}) for cell in notebook.cells if cell.cell_type == "code"
                  for output in cell.outputs)
     audio = sum("<audio" in output.get("data", {}).get("text/html", "") for cell in notebook.cells
                 if cell.cell_type == "code" for output in cell.outputs)
-    assert images == 2 and audio == 2
+    assert images == 3 and audio == 2  # history, piano roll, the evaluation's overlap plot
