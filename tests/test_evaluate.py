@@ -257,3 +257,18 @@ def test_cli_evaluate_end_to_end(run_cli, folders, tmp_path):
     assert report["settings"]["chords"] == "Dm7 G7 Cmaj7 Cmaj7" and report["sets"]["generated"]["pieces"] == 3
     again = run_cli("evaluate", "--reference", folders / "reference", "--out", out, timeout=60)
     assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_the_runs_own_validation_baselines_are_shown(evaluation, tmp_path):
+    from jazzlstm.evaluate.report import _validation_baselines, markdown
+
+    report, _ = evaluation
+    assert report["run"]["validation_baselines"] is None  # the pretrained run trained on every file
+    rates = {"bits_per_note": 3.0, "bits_per_token": 2.0, "total_bits": 60.0}
+    saved = {"validation_sequences": 2, "notes": 20, "model": {"bits_per_note": 2.5, "bits_per_token": 1.7},
+             "baselines": {"available": True, "uniform": rates, "unigram": rates, "kneser_ney": {"2": rates},
+                           "best_kneser_ney": {"order": 2, **rates}}}
+    (tmp_path / "baselines.json").write_text(json.dumps(saved))
+    assert _validation_baselines(tmp_path) == saved
+    text = markdown({**report, "run": {**report["run"], "validation_baselines": saved}})
+    assert "validation files (baselines.json" in text and "| LSTM (this run) | 2.500 | 1.700 |" in text

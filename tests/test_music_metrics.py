@@ -231,3 +231,16 @@ def test_set_comparison_is_deterministic(planted_sets):
 def test_features_undefined_everywhere_give_nan():
     result = distances.compare_sets([EMPTY, EMPTY], [PHRASE, PHRASE], ["pitch_range"])["pitch_range"]
     assert math.isnan(result.overlap_a) and len(result.inter) == 0
+
+
+def test_a_melody_of_chord_tones_only_has_chord_tone_ratio_one():
+    from jazzlstm.music.harmony import chord_tones, parse_progression
+
+    chords = tuple(Chord(4.0 * i, 4.0, root, quality)
+                   for i, (root, quality) in enumerate(parse_progression("Dm7 G7 Cmaj7 A7 Dm7 G7")))
+    melody = tuple(Note(c.start + beat, 1.0, 60 + sorted(chord_tones(c.root, c.quality))[beat % 3])
+                   for c in chords for beat in range(4))
+    assert mm.chord_tone_ratio(Score(melody=melody, chords=chords)) == 1.0
+    # The same melody one semitone up leaves the chords: almost no chord tone is left.
+    moved = tuple(Note(n.start, n.duration, n.pitch + 1) for n in melody)
+    assert mm.chord_tone_ratio(Score(melody=moved, chords=chords)) < 0.3

@@ -151,7 +151,20 @@ def run_info(run: Any) -> dict:
             "tokenizer": data.tokenizer_config(), "melody_track": data.melody_track, "transpose": data.transpose,
             "sources": list(data.sources), "vocabulary_size": len(run.vocab), "n_a": run.model_config.n_a,
             "tx": run.model_config.tx, "epochs": len(history.get("loss", [])),
-            "best_epoch": history.get("best_epoch"), "jazzlstm_version": run.version}
+            "best_epoch": history.get("best_epoch"), "jazzlstm_version": run.version,
+            "validation_baselines": _validation_baselines(run.path)}
+
+
+def _validation_baselines(run_path: Path | None) -> dict | None:
+    """The run's own baselines.json (written by train: the model against n-gram baselines on its
+    validation files), or None where the run has none."""
+    from jazzlstm.runs import BASELINES_FILE
+
+    try:
+        data = json.loads((Path(run_path) / BASELINES_FILE).read_text(encoding="utf-8"))
+    except (TypeError, OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("baselines"), dict) else None
 
 # --- the sections --------------------------------------------------------------------------------
 
@@ -351,6 +364,14 @@ def markdown(report: dict) -> str:
                       f"({baselines['training_tokens']} tokens, {baselines['vocabulary_size']} distinct); "
                       f"{_percent(baselines['oov_rate'])} of the scored tokens are unseen there. The best "
                       f"Kneser-Ney order is picked on the reference set itself (slightly optimistic)."]
+    validation = run.get("validation_baselines")
+    if validation:
+        lines += ["", "## Likelihood of the run's own validation files (baselines.json, written by train)", "",
+                  f"{validation.get('validation_sequences')} sequence(s), {validation.get('notes')} melody notes; "
+                  f"baselines fitted on the run's training files.", "",
+                  "| model | bits per note | bits per token |", "| --- | ---: | ---: |"]
+        lines += [f"| {name} | {_num(per_note)} | {_num(per_token)} |"
+                  for name, per_note, per_token in likelihood_rows(validation)]
     lines += _metrics_markdown(report)
     lines += _memorization_markdown(report["memorization"])
     lines += ["", "## Plots", "", "* `features.png`: each feature's values, generated against reference",
