@@ -75,7 +75,6 @@ def add_setting(parser, config: type, name: str, *flags: str, **options: Any) ->
     spec = config.__dataclass_fields__[name]
     meta = dict(spec.metadata)
     help_text = options.pop("help", meta.pop("help"))
-    meta.pop("help", None)
     default = spec.default
     if default is False:
         options.setdefault("action", "store_true")

@@ -493,3 +493,14 @@ def test_pipe_named_like_midi_is_not_read(tmp_path):
     corpus = load_corpus(tmp_path, cache=False, workers=1, **QUIET)
     assert [p.path for p in corpus.pieces] == [str(good)]
     assert corpus.skipped == [(str(tmp_path / "pipe.mid"), "not a regular file (a pipe, socket or device)")]
+
+
+def test_a_pipe_given_as_the_corpus_is_named_as_such(tmp_path):
+    import os
+
+    from jazzlstm.errors import JazzLSTMError
+
+    fifo = tmp_path / "live.mid"
+    os.mkfifo(fifo)
+    with pytest.raises(JazzLSTMError, match="not a regular file"):
+        load_corpus(fifo, cache=False, progress=False)

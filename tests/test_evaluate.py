@@ -138,7 +138,7 @@ def test_an_existing_report_folder_is_refused_without_force(folders, capsys):
 
 @pytest.mark.parametrize("args, needle", [
     (["--chords", "Dm7 Q9"], "--chords:"),
-    (["--generated", "{root}/generated", "-n", "3"], "-n: for sampled pieces, not with --generated"),
+    (["--generated", "{root}/generated", "-n", "3"], "-n/--num-outputs: for sampled pieces, not with --generated"),
     (["--training", "{root}/nowhere"], "--training {root}/nowhere: no such file or folder"),
 ])
 def test_bad_settings_are_one_line(folders, capsys, args, needle):
@@ -272,3 +272,13 @@ def test_the_runs_own_validation_baselines_are_shown(evaluation, tmp_path):
     assert _validation_baselines(tmp_path) == saved
     text = markdown({**report, "run": {**report["run"], "validation_baselines": saved}})
     assert "validation files (baselines.json" in text and "| LSTM (this run) | 2.500 | 1.700 |" in text
+
+
+def test_a_run_of_an_older_encoding_version_is_noted(evaluation):
+    from jazzlstm.evaluate.report import older_tokenizer_note
+
+    report, out = evaluation
+    # The bundled run was trained before the grammar's version 2 (rests split at bar lines).
+    assert "version 1" in report["run"]["tokenizer_note"]
+    assert "version 1" in (out / "report.md").read_text()
+    assert older_tokenizer_note({"name": "grammar", "version": 2}) is None

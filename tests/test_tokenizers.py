@@ -121,3 +121,13 @@ def test_notes_are_counted_without_rests_or_specials(name):
     tokens = tokenizer.encode(score)
     assert any(t.startswith("R,") for t in tokens)
     assert tokenizer.count_notes(["<unk>", *tokens]) == len(score.melody)
+
+
+def test_phrases_split_on_whole_silent_bars_only():
+    from jazzlstm.tokens.base import phrases
+
+    chords = tuple(Chord(4.0 * b, 4.0, 0, "") for b in range(8))
+    # Beat 3 to beat 13: bar lines 4, 8 and 12 lie inside the gap, but only two bars are silent whole.
+    two = Score((Note(2.0, 1.0, 60), Note(13.0, 1.0, 62)), chords)
+    three = Score((Note(2.0, 1.0, 60), Note(17.0, 1.0, 62)), chords)
+    assert len(phrases(two, 2)) == 1 and len(phrases(three, 2)) == 2

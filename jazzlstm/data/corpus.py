@@ -205,6 +205,8 @@ def discover(path: str | Path) -> tuple[list[Path], list[Path], list[tuple[str, 
     path = Path(path)
     if path.is_file():
         return [path], [], []
+    if path.exists() and not path.is_dir():
+        raise JazzLSTMError(f"{path}: not a regular file (a pipe, socket or device)")
     if not path.is_dir():
         raise JazzLSTMError(f"{path}: no such file or folder")
     found: list[Path] = []

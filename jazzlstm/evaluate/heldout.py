@@ -35,6 +35,7 @@ import numpy as np
 
 from jazzlstm.errors import EncodingError
 from jazzlstm.evaluate.ngrams import KneserNeyModel, LanguageModel, UniformModel, UnigramModel
+from jazzlstm.music.analysis import melody_versions
 from jazzlstm.music.score import Score
 from jazzlstm.tokens.base import MusicTokenizer
 from jazzlstm.tokens.vocab import Vocabulary
@@ -79,11 +80,21 @@ def encode_pieces(tokenizer: MusicTokenizer, scores: Sequence[Score], names: Seq
     sequences: list[list[str]] = []
     skipped: list[tuple[str, str]] = []
     for score, name in zip(scores, names):
-        try:
-            sequences += [list(s) for s in tokenizer.encode_variants(score)]
-        except EncodingError as exc:
-            skipped.append((name, str(exc)))
+        variants = encode_piece(tokenizer, score)
+        if isinstance(variants, str):
+            skipped.append((name, variants))
+        else:
+            sequences += variants
     return sequences, skipped
+
+
+def encode_piece(tokenizer: MusicTokenizer, score: Score) -> list[list[str]] | str:
+    """Every sequence one piece trains on (each melodic line it was read with, each phrase), or
+    the reason the encoding refuses it."""
+    try:
+        return [list(s) for version in melody_versions(score) for s in tokenizer.encode_variants(version)]
+    except EncodingError as exc:
+        return str(exc)
 
 
 def heldout_tokens(tokenizer: MusicTokenizer, vocab: Vocabulary, scores: Sequence[Score],
@@ -92,10 +103,9 @@ def heldout_tokens(tokenizer: MusicTokenizer, vocab: Vocabulary, scores: Sequenc
     tokenizer = heldout_tokenizer(tokenizer)
     result = HeldoutTokens()
     for score, name in zip(scores, names):
-        try:
-            variants = tokenizer.encode_variants(score)
-        except EncodingError as exc:
-            result.skipped.append((name, str(exc)))
+        variants = encode_piece(tokenizer, score)
+        if isinstance(variants, str):
+            result.skipped.append((name, variants))
             continue
         scored = False
         for sequence in variants:

@@ -78,7 +78,8 @@ def check_settings(config: EvaluateConfig, reference: str | Path | Sequence[str 
     if config.generated is not None:
         given = [name for name in SAMPLING_SETTINGS if getattr(config, name) != getattr(EvaluateConfig(), name)]
         if given:
-            raise UsageError(f"{', '.join('--' + g.replace('_', '-') for g in given)}: for sampled pieces, not "
+            flags = ["-n/--num-outputs" if g == "n" else "--" + g.replace("_", "-") for g in given]
+            raise UsageError(f"{', '.join(flags)}: for sampled pieces, not "
                              f"with --generated (its pieces are read, not sampled)")
     if config.chords:
         try:
@@ -152,7 +153,22 @@ def run_info(run: Any) -> dict:
             "sources": list(data.sources), "vocabulary_size": len(run.vocab), "n_a": run.model_config.n_a,
             "tx": run.model_config.tx, "epochs": len(history.get("loss", [])),
             "best_epoch": history.get("best_epoch"), "jazzlstm_version": run.version,
-            "validation_baselines": _validation_baselines(run.path)}
+            "validation_baselines": _validation_baselines(run.path),
+            "tokenizer_note": older_tokenizer_note(data.tokenizer_config())}
+
+
+def older_tokenizer_note(config: dict) -> str | None:
+    """A warning when the run's tokens were made by an older version of its encoding: the
+    reference pieces are encoded by the current one, which the model never saw."""
+    from jazzlstm.tokens.registry import TOKENIZERS
+
+    current = TOKENIZERS.get(str(config.get("name")))
+    saved = int(config.get("version", 1))
+    if current is None or saved >= current.version:
+        return None
+    return (f"the run was trained on {config.get('name')} tokens of version {saved}; this jazzlstm encodes the "
+            f"reference pieces with version {current.version}, which the model never saw (retrain the run to "
+            f"compare like with like)")
 
 
 def _validation_baselines(run_path: Path | None) -> dict | None:
@@ -343,6 +359,8 @@ def markdown(report: dict) -> str:
         lines.append(f"Sampled with temperature {settings['temperature']}, top-k {settings['top_k'] or 'off'}, "
                      f"seed {settings['seed']}, {settings['bars']} bars over "
                      + (f"`{settings['chords']}`." if settings.get("chords") else "progressions seen in training."))
+    if run.get("tokenizer_note"):
+        lines += ["", f"**Note**: {run['tokenizer_note']}."]
     shared = sets["reference"].get("in_training") or []
     if shared:
         lines += ["", f"**Warning**: {len(shared)} of the {sets['reference']['pieces']} reference piece(s) are "

@@ -99,7 +99,7 @@ def phrase_start(bar_lines: Sequence[float], beat: float) -> float:
 
 def rest_lengths(start: float, end: float, bar_lines: Sequence[float]) -> list[float]:
     """The rests that fill ``start..end``, split at bar lines: no rest token is longer than a bar."""
-    cuts = [b for b in bar_lines[bisect.bisect_right(bar_lines, start + 1e-9):] if b < end - 1e-9]
+    cuts = bar_lines[bisect.bisect_right(bar_lines, start + 1e-9):bisect.bisect_left(bar_lines, end - 1e-9)]
     edges = [start, *cuts, end]
     return [quantize(b - a) for a, b in zip(edges, edges[1:]) if quantize(b - a) > 0]
 
@@ -113,7 +113,9 @@ def phrases(score: Score, max_silence_bars: int = SPLIT_SILENCE_BARS) -> list[Sc
     bar_lines = score.bar_starts(score.end + 1)
     groups: list[list[Note]] = [[melody[0]]]
     for previous, note in zip(melody, melody[1:]):
-        silent_bars = bisect.bisect_left(bar_lines, note.start - 1e-9) - bisect.bisect_right(bar_lines, previous.end - 1e-9)
+        # whole bars between the end of one note and the start of the next
+        silent_bars = (bisect.bisect_right(bar_lines, note.start + 1e-9) - 1
+                       - bisect.bisect_left(bar_lines, previous.end - 1e-9))
         if silent_bars > max_silence_bars:
             groups.append([])
         groups[-1].append(note)

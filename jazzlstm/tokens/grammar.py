@@ -31,7 +31,6 @@ from jazzlstm.tokens.base import PLAYABLE_RANGE, MusicTokenizer, phrase_start, r
 
 WIDEN = 3
 """Semitones added on each side of the real interval (a minor third)."""
-"""Lowest and highest pitch decoding may choose (C3..E6: playable on most lead instruments)."""
 _FIRST_PITCH_CENTRE = 67
 _TOKEN_RE = re.compile(r"^([CSAXR]),(\d+(?:\.\d+)?)(?:,<(-?\d+),(-?\d+)>)?$")
 
@@ -68,7 +67,7 @@ def encode(score: Score) -> list[str]:
     fill gaps, split at bar lines (see :class:`~jazzlstm.tokens.base.MusicTokenizer`)."""
     if not score.chords:
         raise EncodingError("the grammar needs chords: the score has none")
-    bar_lines = bar_starts(score.time_signatures, score.end + 1)
+    bar_lines = bar_starts(score.time_signatures, (score.melody[-1].end if score.melody else 0.0) + 1)
     chords = score.chords
     tokens: list[str] = []
     cursor = phrase_start(bar_lines, score.melody[0].start) if score.melody else 0.0

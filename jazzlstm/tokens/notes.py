@@ -26,7 +26,7 @@ def encode(score: Score, transpose: int = 0) -> list[str]:
     """Melody -> note tokens, optionally transposed by ``transpose`` semitones, from the bar
     line before the first note; rests split at bar lines."""
     tokens: list[str] = []
-    bar_lines = bar_starts(score.time_signatures, score.end + 1)
+    bar_lines = bar_starts(score.time_signatures, (score.melody[-1].end if score.melody else 0.0) + 1)
     cursor = phrase_start(bar_lines, score.melody[0].start) if score.melody else 0.0
     for note in score.melody:
         tokens += [f"R,{rest:.3f}" for rest in rest_lengths(cursor, note.start, bar_lines)]
