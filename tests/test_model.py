@@ -151,6 +151,7 @@ def test_training_the_fast_path_moves_the_classic_graphs():
     np.testing.assert_array_equal(fast.argmax(-1), chain)
 
 
+@pytest.mark.slow
 def test_fast_path_and_djmodel_take_the_same_clipped_adam_steps():
     """With clipping on every step, both graphs' clipped gradients are the same (the fast loss is
     djmodel's divided by Tx), so their weights must stay equal: this holds only if the fast
@@ -173,6 +174,7 @@ def test_fast_path_and_djmodel_take_the_same_clipped_adam_steps():
         np.testing.assert_allclose(fast_weight.numpy(), dj_weight.numpy(), atol=2e-6)
 
 
+@pytest.mark.slow
 def test_djmodel_trains_on_one_hot_targets():
     jazz = make_jazz(seed=6)
     dj = jazz.djmodel()
@@ -186,6 +188,7 @@ def test_djmodel_trains_on_one_hot_targets():
                                step_probabilities(jazz, ids[:, :-1], "unrolled"), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_save_and_load_restore_identical_predictions(tmp_path):
     jazz = make_jazz(seed=7)
     jazz.compile()

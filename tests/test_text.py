@@ -120,6 +120,7 @@ def test_stream_state_carried_across_windows_equals_one_long_pass():
     assert abs(fresh["loss"] - whole) > 1e-4
 
 
+@pytest.mark.slow
 def test_stream_training_on_running_text(tmp_path):
     source = tmp_path / "story.txt"
     source.write_text(("the cat sat on the mat. the dog sat on the log. " * 40), encoding="utf-8")

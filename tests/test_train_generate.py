@@ -179,6 +179,7 @@ def test_missing_corrupt_and_mismatched_run_folders(tiny_run, tmp_path, capsys):
     assert "corrupt run file" in generate_with(garbled)
 
 
+@pytest.mark.slow
 def test_python_api_train_and_generate(tmp_path):
     corpus = load_corpus(SAMPLES_DIR, encoding="notes", cache=False, progress=False)
     run = train_run(corpus.sequences, tmp_path / "notes_run", ModelConfig(n_a=8, tx=10),
