@@ -3,7 +3,8 @@
 The music ships with music21, so nothing is downloaded: Bach chorales (``--chorales`` of them,
 from ``music21.corpus.getComposer('bach')``, exported to MIDI by music21) and fiddle tunes of
 Ryan's Mammoth Collection (``--tunes`` of them, cleaned and parsed by ``jazzlstm.music.abc``,
-written as MIDI with melody, chords and bass by ``jazzlstm.music.midi.write_midi``). Whole files
+written as MIDI with melody, chords and bass by ``jazzlstm.music.midi.write_midi``), and its two
+lead sheets (melody and chord symbols, written the same way). Whole files
 are held out (``--heldout``, default 10%, the same files for every encoding); the rest trains.
 
 For each encoding (grammar, notes): ``jazzlstm.train`` on the training files (``--n-a`` units,
@@ -73,6 +74,25 @@ def export_tunes(folder: Path, count: int) -> int:
             written += 1
         except JazzLSTMError:
             continue
+    return written
+
+
+def export_lead_sheets(folder: Path) -> int:
+    """music21's lead sheets (melody and chord symbols), read by jazzlstm and written as MIDI
+    (melody, comping chords, bass)."""
+    from music21 import corpus
+
+    from jazzlstm.errors import JazzLSTMError
+    from jazzlstm.music.midi import write_midi
+    from jazzlstm.music.musicxml import read_musicxml
+
+    written = 0
+    for path in sorted(str(p) for p in corpus.getPaths() if "leadSheet" in str(p)):
+        try:
+            write_midi(read_musicxml(path), folder / f"leadsheet_{Path(path).stem}.mid")
+            written += 1
+        except JazzLSTMError as exc:
+            log(f"skipped {Path(path).name}: {exc}")
     return written
 
 
@@ -156,10 +176,12 @@ def main() -> None:
         log(f"exporting {args.chorales} Bach chorales and {args.tunes} fiddle tunes to MIDI in {everything}")
         chorales = export_chorales(everything, args.chorales)
         tunes = export_tunes(everything, args.tunes)
+        lead_sheets = export_lead_sheets(everything)
         n_train, n_heldout = split_files(everything, root / "train", root / "heldout", args.heldout, args.seed)
-        log(f"{chorales} chorales + {tunes} tunes: {n_train} files train, {n_heldout} held out "
+        log(f"{chorales} chorales + {tunes} tunes + {lead_sheets} lead sheets: {n_train} files train, "
+            f"{n_heldout} held out "
             f"({time.perf_counter() - started:.0f} s)")
-        results = {"corpus": {"chorales": chorales, "tunes": tunes, "train_files": n_train,
+        results = {"corpus": {"chorales": chorales, "tunes": tunes, "lead_sheets": lead_sheets, "train_files": n_train,
                               "heldout_files": n_heldout},
                    "settings": {"n_a": args.n_a, "epochs": args.epochs, "samples": args.samples, "bars": args.bars,
                                 "seed": args.seed}}
