@@ -273,15 +273,7 @@ def _link_target(path: Path) -> str:
         return "?"
 
 
-def find_files(path: str | Path) -> tuple[list[Path], list[Path]]:
-    """(supported files sorted by path, other files) under ``path`` (a file or a folder); see
-    :func:`discover`, which also says what could not be looked into."""
-    found, other, _ = discover(path)
-    return found, other
-
-
 # --- one file -----------------------------------------------------------------------------------
-
 
 def process_file(path: str, settings: EncodingSettings, cache_dir: str | None) -> dict:
     """Read, encode and cache one file. Returns a record (``sequences`` and ``score_obj``, or

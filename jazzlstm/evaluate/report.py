@@ -465,9 +465,3 @@ def write_report(folder: str | Path, report: dict) -> list[Path]:
     write_json_atomic(folder / "report.json", report)
     write_bytes_atomic(folder / "report.md", markdown(report).encode("utf-8"))
     return [folder / "report.json", folder / "report.md", *write_plots(folder, report)]
-
-
-def read_report(path: str | Path) -> dict:
-    """report.json of an evaluation folder (or the file itself)."""
-    path = Path(path)
-    return json.loads((path / "report.json" if path.is_dir() else path).read_text(encoding="utf-8"))

@@ -1,7 +1,6 @@
 """How well a model predicts whole sequences: the bits of each token given the ones before."""
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
@@ -17,14 +16,3 @@ def token_bits(jazz, ids: Sequence[int]) -> np.ndarray:
     probs = np.asarray(jazz.training_model(ids[None, :-1], training=False))[0]  # (T-1, V)
     picked = probs[np.arange(len(ids) - 1), ids[1:]]
     return -np.log2(np.maximum(picked, np.finfo(np.float32).tiny))
-
-
-def sequence_bits(jazz, sequences: Sequence[Sequence[int]]) -> list[float]:
-    """Total bits of each sequence (see :func:`token_bits`)."""
-    return [float(token_bits(jazz, seq).sum()) for seq in sequences]
-
-
-def bits_per(total_bits: Sequence[float], units: Sequence[int]) -> float:
-    """Bits per unit over a set (pieces' total bits over their notes, or tokens)."""
-    count = sum(units)
-    return sum(total_bits) / count if count else math.nan
