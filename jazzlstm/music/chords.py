@@ -1,12 +1,12 @@
 """Chord timelines: recognized from accompanying notes, or inferred from a melody alone."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from jazzlstm.music.chord_model import infer_labels
-from jazzlstm.music.harmony import chord_label, recognize_chords
+from jazzlstm.music.harmony import chord_label, recognize_chord_codes
 from jazzlstm.music.score import STEPS_PER_BEAT, Chord, Note, TimeSignature, quantize
 
 _STEP = 1.0 / STEPS_PER_BEAT
@@ -15,17 +15,38 @@ _STEP = 1.0 / STEPS_PER_BEAT
 def chord_segments(bar_lines: Sequence[float], time_signatures: Sequence[TimeSignature],
                    end: float) -> list[tuple[float, float]]:
     """Half-bar segments (whole bars in odd meters such as 3/4), covering 0..end."""
+    starts, stops = segment_bounds(np.asarray(bar_lines, dtype=float), time_signatures, end)
+    return list(zip(starts.tolist(), stops.tolist()))
+
+
+def segment_bounds(bar_lines: np.ndarray, time_signatures: Sequence[TimeSignature], end: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`chord_segments` as two arrays: the segments' starts and stops."""
+    if not len(bar_lines):
+        return np.zeros(0), np.zeros(0)
     sigs = sorted(time_signatures, key=lambda t: t.start)
-    segments = []
-    for i, start in enumerate(bar_lines):
-        stop = bar_lines[i + 1] if i + 1 < len(bar_lines) else max(end, start + _STEP)
-        sig = next((s for s in reversed(sigs) if s.start <= start + 1e-9), sigs[0])
-        if sig.numerator % 2 == 0 and stop - start >= 2.0 - 1e-9:
-            middle = quantize(start + (stop - start) / 2)
-            segments += [(start, middle), (middle, stop)]
-        else:
-            segments.append((start, stop))
-    return segments
+    stops = np.append(bar_lines[1:], max(end, float(bar_lines[-1]) + _STEP))
+    # The signature in force at each bar line: the last one starting by then (else the first).
+    in_force = np.maximum(np.searchsorted([s.start for s in sigs], bar_lines + 1e-9, side="right") - 1, 0)
+    even = np.array([s.numerator % 2 == 0 for s in sigs])[in_force]
+    halved = even & (stops - bar_lines >= 2.0 - 1e-9)
+    middles = np.round((bar_lines + (stops - bar_lines) / 2) * STEPS_PER_BEAT) / STEPS_PER_BEAT
+    # Each bar gives its start, and its middle when it is halved: the segments' starts.
+    starts = np.column_stack((bar_lines, middles))[np.column_stack((np.ones(len(bar_lines), bool), halved))]
+    seg_stops = np.column_stack((middles, stops))[np.column_stack((halved, np.ones(len(bar_lines), bool)))]
+    return starts, seg_stops
+
+
+def note_table(notes: Iterable[Note]) -> np.ndarray:
+    """Notes sorted, as float rows of (start, duration, pitch, velocity)."""
+    return np.array(sorted(notes), dtype=float).reshape(-1, 4)
+
+
+def sort_table(table: np.ndarray) -> np.ndarray:
+    """Rows of (start, duration, pitch, velocity) in the order ``sorted`` gives the Notes."""
+    if len(table) < 2:
+        return table
+    return table[np.lexsort((table[:, 3], table[:, 2], table[:, 1], table[:, 0]))]
 
 
 def chord_timeline(notes: Sequence[Note], segments: Sequence[tuple[float, float]],
@@ -47,26 +68,34 @@ def chord_timeline(notes: Sequence[Note], segments: Sequence[tuple[float, float]
     """
     if not segments:
         return ()
-    seg_start = np.array([s for s, _ in segments], dtype=float)
-    seg_stop = np.array([e for _, e in segments], dtype=float)
-    weights = np.zeros((len(segments), 12))
-    ordered = np.array(sorted(notes), dtype=float).reshape(-1, 4)
+    return table_timeline(note_table(notes), np.array([s for s, _ in segments], dtype=float),
+                          np.array([e for _, e in segments], dtype=float), qualities, note_table(bass),
+                          None if bar_lines is None else np.asarray(bar_lines, dtype=float))
+
+
+def table_timeline(ordered: np.ndarray, seg_start: np.ndarray, seg_stop: np.ndarray,
+                   qualities: Sequence[str] | None = None, bass_line: np.ndarray | None = None,
+                   bar_lines: np.ndarray | None = None) -> tuple[Chord, ...]:
+    """:func:`chord_timeline` on sorted note tables (see :func:`note_table`) and segment arrays."""
+    if not len(seg_start):
+        return ()
+    n_segments = len(seg_start)
+    weights = np.zeros((n_segments, 12))
     note_idx, seg_idx = _note_segment_pairs(ordered, seg_start, seg_stop)
     starts, ends, pitches = ordered[note_idx, 0], ordered[note_idx, 0] + ordered[note_idx, 1], ordered[note_idx, 2]
     overlap = np.minimum(ends, seg_stop[seg_idx]) - np.maximum(starts, seg_start[seg_idx])
     np.add.at(weights, (seg_idx, pitches.astype(int) % 12), overlap)
     comping = weights.copy()
-    lowest = np.full(len(segments), 1000.0)
+    lowest = np.full(n_segments, 1000.0)
     np.minimum.at(lowest, seg_idx, pitches)
     bass_pc = np.where(lowest < 1000, lowest.astype(int) % 12, -1)
-    bass_line = np.array(sorted(bass), dtype=float).reshape(-1, 4)
-    if len(bass_line):
+    if bass_line is not None and len(bass_line):
         b_idx, b_seg = _note_segment_pairs(bass_line, seg_start, seg_stop)
         none = len(bass_line)
-        first_any = np.full(len(segments), none)
+        first_any = np.full(n_segments, none)
         np.minimum.at(first_any, b_seg, b_idx)
         at_start = bass_line[b_idx, 0] <= seg_start[b_seg] + 1e-9
-        first_at_start = np.full(len(segments), none)
+        first_at_start = np.full(n_segments, none)
         np.minimum.at(first_at_start, b_seg[at_start], b_idx[at_start])
         chosen = np.where(first_at_start < none, first_at_start, first_any)
         walking = chosen < none
@@ -74,24 +103,25 @@ def chord_timeline(notes: Sequence[Note], segments: Sequence[tuple[float, float]
         bass_pc = np.where(walking, pcs, bass_pc)
         rows = np.flatnonzero(walking)
         weights[rows, pcs[rows]] += 0.5 * (seg_stop[rows] - seg_start[rows])
-    labels = recognize_chords(weights, [None if pc < 0 else int(pc) for pc in bass_pc], qualities)
+    codes, labels = recognize_chord_codes(weights, bass_pc, qualities)
     if bar_lines is not None:
-        labels = _hold_within_bars(labels, seg_start, comping, bar_lines)
-    return _merge(segments, labels)
+        codes = _hold_within_bars(codes, seg_start, comping, bar_lines)
+    return _merge_codes(seg_start, seg_stop, codes, labels)
 
 
-def _hold_within_bars(labels: list, seg_start: np.ndarray, comping: np.ndarray, bar_lines: Sequence[float]) -> list:
+def _hold_within_bars(codes: np.ndarray, seg_start: np.ndarray, comping: np.ndarray, bar_lines: np.ndarray
+                      ) -> np.ndarray:
     """Carry a chord over a mid-bar segment whose comping pitch classes did not change."""
     # A pitch class "sounds" when it has at least a tenth of the segment's strongest weight,
     # so a legato overhang of a few ticks does not count as a new tone.
     sounding = comping >= 0.1 * comping.max(axis=1, keepdims=True)
     sounding &= comping > 0
-    on_bar_line = np.isin(np.round(seg_start * STEPS_PER_BEAT), np.round(np.asarray(bar_lines) * STEPS_PER_BEAT))
-    held = list(labels)
-    for i in range(1, len(held)):
-        if not on_bar_line[i] and sounding[i].any() and np.array_equal(sounding[i], sounding[i - 1]):
-            held[i] = held[i - 1]
-    return held
+    on_bar_line = np.isin(np.round(seg_start * STEPS_PER_BEAT), np.round(bar_lines * STEPS_PER_BEAT))
+    held = np.zeros(len(codes), dtype=bool)
+    held[1:] = ~on_bar_line[1:] & sounding[1:].any(axis=1) & (sounding[1:] == sounding[:-1]).all(axis=1)
+    # A held segment takes the chord of the last segment before it that was not held.
+    source = np.maximum.accumulate(np.where(held, 0, np.arange(len(codes))))
+    return codes[source]
 
 
 def _note_segment_pairs(notes: np.ndarray, seg_start: np.ndarray, seg_stop: np.ndarray
@@ -108,20 +138,28 @@ def _note_segment_pairs(notes: np.ndarray, seg_start: np.ndarray, seg_stop: np.n
 
 
 def _merge(segments: Sequence[tuple[float, float]], labels: Sequence[tuple[int, str] | None]) -> tuple[Chord, ...]:
-    first = next((lab for lab in labels if lab is not None), None)
-    if first is None:
+    """One chord per run of equal labels (a None label keeps the chord before it)."""
+    codes_of = {tuple(lab): code for code, lab in enumerate(dict.fromkeys(tuple(lab) for lab in labels if lab is not None))}
+    codes = np.array([-1 if lab is None else codes_of[tuple(lab)] for lab in labels], dtype=np.int64)
+    return _merge_codes(np.array([s for s, _ in segments], dtype=float), np.array([e for _, e in segments], dtype=float),
+                        codes, tuple(codes_of))
+
+
+def _merge_codes(seg_start: np.ndarray, seg_stop: np.ndarray, codes: np.ndarray,
+                 labels: Sequence[tuple[int, str]]) -> tuple[Chord, ...]:
+    """:func:`_merge` with labels as indices into ``labels`` (-1: none)."""
+    known = np.flatnonzero(codes >= 0)
+    if not len(known):
         return ()
-    chords: list[Chord] = []
-    current = first
-    for (start, stop), label in zip(segments, labels):
-        label = label or current
-        current = label
-        if chords and (chords[-1].root, chords[-1].quality) == label:
-            last = chords[-1]
-            chords[-1] = Chord(last.start, quantize(stop - last.start), last.root, last.quality)
-        else:
-            chords.append(Chord(start, quantize(stop - start), label[0], label[1]))
-    return tuple(chords)
+    # A segment without a label keeps the one before it; leading ones take the first label.
+    last_known = np.maximum.accumulate(np.where(codes >= 0, np.arange(len(codes)), known[0]))
+    filled = codes[last_known]
+    first = np.flatnonzero(np.append(True, filled[1:] != filled[:-1]))
+    last = np.append(first[1:], len(filled)) - 1
+    starts = seg_start[first]
+    durations = np.round((seg_stop[last] - starts) * STEPS_PER_BEAT) / STEPS_PER_BEAT
+    return tuple(Chord(start, duration, *labels[code])
+                 for start, duration, code in zip(starts.tolist(), durations.tolist(), filled[first].tolist()))
 
 
 def melody_chords(melody: Sequence[Note], bar_lines: Sequence[float], end: float) -> tuple[Chord, ...]:

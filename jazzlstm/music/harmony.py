@@ -171,8 +171,10 @@ def note_type(pitch: int, root: int, quality: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _template_matrix(qualities: tuple[str, ...]) -> tuple[np.ndarray, tuple[tuple[int, str], ...]]:
-    """One 0/1 row of pitch classes per (root, quality), in template order then root order."""
+def _template_matrix(qualities: tuple[str, ...]
+                     ) -> tuple[np.ndarray, tuple[tuple[int, str], ...], np.ndarray, np.ndarray]:
+    """One 0/1 row of pitch classes per (root, quality), in template order then root order;
+    the labels, their roots and each row's tone count."""
     rows, labels = [], []
     for quality in qualities:
         for root in range(12):
@@ -180,7 +182,8 @@ def _template_matrix(qualities: tuple[str, ...]) -> tuple[np.ndarray, tuple[tupl
             row[[(root + i) % 12 for i in CHORD_TEMPLATES[quality]]] = 1.0
             rows.append(row)
             labels.append((root, quality))
-    return np.array(rows), tuple(labels)
+    matrix = np.array(rows)
+    return matrix, tuple(labels), np.array([root for root, _ in labels]), matrix.sum(axis=1)
 
 
 def recognize_chord(weights: Mapping[int, float], bass_pc: int | None = None,
@@ -205,20 +208,28 @@ def recognize_chords(weights: np.ndarray, bass_pcs: Sequence[int | None],
     ``qualities`` restricts the candidates. Rows that weigh nothing get None. All rows are
     scored in one matrix product: a file has hundreds of half bars.
     """
+    bass = np.array([-1 if pc is None else pc % 12 for pc in bass_pcs], dtype=np.int64)
+    best, labels = recognize_chord_codes(weights, bass, qualities)
+    return [None if i < 0 else labels[i] for i in best.tolist()]
+
+
+def recognize_chord_codes(weights: np.ndarray, bass_pcs: np.ndarray, qualities: Iterable[str] | None = None
+                          ) -> tuple[np.ndarray, tuple[tuple[int, str], ...]]:
+    """:func:`recognize_chords` as codes: (per row an index into the labels, -1 for an empty
+    row; the (root, quality) labels). ``bass_pcs`` holds -1 where no bass note is known."""
     weights = np.asarray(weights, dtype=float).reshape(-1, 12)
     empty = weights.sum(axis=1) <= 0
     # Weights are snapped to the 12-step grid so that equal voicings score exactly equal.
     vector = np.round(weights * 12) / 12
     total = vector.sum(axis=1, keepdims=True)
-    matrix, labels = _template_matrix(tuple(CHORD_TEMPLATES) if qualities is None else tuple(qualities))
-    roots = np.array([root for root, _ in labels])
+    matrix, labels, roots, sizes = _template_matrix(tuple(CHORD_TEMPLATES) if qualities is None else tuple(qualities))
     inside = vector @ matrix.T
-    missing = (vector <= 0) @ matrix.T / matrix.sum(axis=1)
+    missing = (vector <= 0) @ matrix.T / sizes
     score = inside - 0.6 * (total - inside) - 0.25 * total * missing + 0.1 * vector[:, roots]
-    bass = np.array([-1 if pc is None else pc % 12 for pc in bass_pcs])[:, None]
+    bass = np.where(bass_pcs < 0, -1, bass_pcs % 12)[:, None]
     score += 0.3 * total * (roots[None, :] == bass)
     best = np.argmax(score - 1e-9 * np.arange(score.shape[1]), axis=1)  # first of equal scores wins
-    return [None if is_empty else labels[int(i)] for i, is_empty in zip(best, empty)]
+    return np.where(empty, -1, best), labels
 
 
 # Krumhansl-Kessler key profiles, used to transpose material to a common key.
