@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from jazzlstm.errors import InputFileError
-from jazzlstm.music.score import STEPS_PER_BEAT, Note, quantize
+from jazzlstm.music.score import STEPS_PER_BEAT, Note
 
 if TYPE_CHECKING:
     from jazzlstm.music.analysis import Track
@@ -71,12 +72,48 @@ class TrackStats:
 
 def track_stats(track: Track, piece_end: float) -> TrackStats:
     """Monophony, mean pitch, coverage and the melody score of one track."""
-    n = len(track.notes)
-    notes = np.array(sorted(track.notes), dtype=float).reshape(-1, 4) if n else np.zeros((0, 4))
-    starts, ends, pitches = notes[:, 0], notes[:, 0] + notes[:, 1], notes[:, 2]
-    mean_pitch = float(pitches.mean()) if n else 0.0
-    monophony = 1.0 - _overlapping_count(starts, ends) / n if n else 0.0
-    covered = _covered_length(starts, ends)
+    return tracks_stats([track], piece_end)[0]
+
+
+def tracks_stats(tracks: Sequence[Track], piece_end: float) -> list[TrackStats]:
+    """:func:`track_stats` of every track, computed over all their notes at once."""
+    tables = [t.table for t in tracks]
+    counts = np.array([len(t) for t in tables], dtype=np.int64)
+    table = np.concatenate(tables) if tables else np.zeros((0, 4))
+    firsts = np.cumsum(counts) - counts
+    filled = firsts[counts > 0]
+    starts, ends, pitches = table[:, 0], table[:, 0] + table[:, 1], table[:, 2]
+    track_first = np.zeros(len(table), dtype=bool)
+    track_first[filled] = True
+    track_last = np.append(track_first[1:], True)
+    latest = _running_max_by_track(ends, counts)  # the latest end so far, within each track
+    # Overlapping notes (by more than a grid step), the notes sorted by onset: a note overlaps
+    # an earlier one when it starts before the latest end so far, and a later one exactly
+    # when the next onset falls inside it.
+    earlier = np.zeros(len(table), dtype=bool)
+    earlier[1:] = starts[1:] < latest[:-1] - _STEP + 1e-9
+    later = np.zeros(len(table), dtype=bool)
+    later[:-1] = starts[1:] < ends[:-1] - _STEP + 1e-9
+    overlapping = ((earlier & ~track_first) | (later & ~track_last)).astype(np.int64)
+    # Covered length: the part of each note past the latest end before it.
+    latest_before = np.where(track_first, -np.inf, np.append(-np.inf, latest[:-1]))
+    spans = np.clip(ends - np.maximum(starts, latest_before), 0.0, None)
+    sums = {}
+    if len(filled):
+        sums = dict(zip(filled.tolist(), zip(np.add.reduceat(pitches, filled).tolist(),
+                                             np.add.reduceat(overlapping, filled).tolist())))
+    stats = []
+    for track, first, n in zip(tracks, firsts.tolist(), counts.tolist()):
+        pitch_sum, overlaps = sums.get(first, (0.0, 0)) if n else (0.0, 0)
+        mean_pitch = pitch_sum / n if n else 0.0
+        monophony = 1.0 - overlaps / n if n else 0.0
+        # Summed per track, as one array each: pairwise summation keeps its float result.
+        covered = float(np.add.reduce(spans[first:first + n])) if n else 0.0
+        stats.append(_stats(track, n, mean_pitch, monophony, covered, piece_end))
+    return stats
+
+
+def _stats(track: Track, n: int, mean_pitch: float, monophony: float, covered: float, piece_end: float) -> TrackStats:
     coverage = covered / piece_end if piece_end > 0 else 0.0
     score: float | None = None
     if not track.is_drum and n >= MIN_MELODY_NOTES and track.program not in NOT_MELODIC_PROGRAMS:
@@ -87,6 +124,20 @@ def track_stats(track: Track, piece_end: float) -> TrackStats:
                       round(mean_pitch, 2), round(monophony, 4), round(min(coverage, 1.0), 4), score)
 
 
+def _running_max_by_track(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``np.maximum.accumulate`` restarted at each track (``counts`` rows each), exactly."""
+    if len(counts) <= 1:
+        return np.maximum.accumulate(values) if len(values) else values
+    # Rank the values, offset each track's ranks past every earlier track's: the running max
+    # of those integers restarts at each track and picks the very same floats.
+    order = np.argsort(values, kind="stable")
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[order] = np.arange(len(values))
+    offset = np.repeat(np.arange(len(counts), dtype=np.int64) * len(values), counts)
+    return values[order[np.maximum.accumulate(rank + offset) - offset]]
+
+
+@lru_cache(maxsize=4096)
 def _name_term(name: str) -> float:
     if _NOT_LEAD_NAMES.search(name) and not _MELODY_NAMES.search(name):
         return -1.5
@@ -108,29 +159,10 @@ def _density_term(notes: int, covered: float) -> float:
     return 0.0 if DENSITY_RANGE[0] <= per_beat <= DENSITY_RANGE[1] else -0.5
 
 
-def _overlapping_count(starts: np.ndarray, ends: np.ndarray) -> int:
-    """Notes (sorted by onset) that overlap another note of the track by more than a grid step."""
-    if len(starts) < 2:
-        return 0
-    latest_before = np.maximum.accumulate(ends)[:-1]
-    overlaps_earlier = np.concatenate([[False], starts[1:] < latest_before - _STEP + 1e-9])
-    # Sorted by onset, a note overlaps a later one exactly when the next onset falls inside it.
-    overlaps_later = np.concatenate([starts[1:] < ends[:-1] - _STEP + 1e-9, [False]])
-    return int(np.count_nonzero(overlaps_earlier | overlaps_later))
-
-
-def _covered_length(starts: np.ndarray, ends: np.ndarray) -> float:
-    """Length of the union of the notes' spans (sorted by onset)."""
-    if len(starts) == 0:
-        return 0.0
-    latest_before = np.concatenate([[-np.inf], np.maximum.accumulate(ends)[:-1]])
-    return float(np.clip(ends - np.maximum(starts, latest_before), 0.0, None).sum())
-
-
 def choose_melody_track(tracks: Sequence[Track], override: int | str | None, path: str,
                         piece_end: float) -> tuple[int, str, list[TrackStats]]:
     """Pick the melody track: (position in ``tracks``, reason, stats of every track)."""
-    stats = [track_stats(t, piece_end) for t in tracks]
+    stats = tracks_stats(tracks, piece_end)
     if override is not None and override != ALL_MELODIES:
         position = _resolve_override(tracks, override, path)
         return position, f"chosen by --melody-track {override!r}", stats
@@ -183,31 +215,56 @@ def _resolve_override(tracks: Sequence[Track], override: int | str, path: str) -
 def skyline(notes: Sequence[Note]) -> tuple[Note, ...]:
     """Reduce a polyphonic line to its top voice, monophonic and sorted.
 
-    At each onset the highest pitch wins. A lower note that starts while a higher note is
-    still sounding is dropped when the higher note covers more than half of it (it is an
-    inner voice); otherwise the higher note is cut at the new onset (legato overlap). Every
-    kept note is cut at the next kept onset, so onsets never collide.
+    At each onset the highest pitch wins (the first of equal ones). A lower note that starts
+    while a higher note is still sounding is dropped when the higher note covers more than
+    half of it (it is an inner voice); otherwise the higher note is cut at the new onset
+    (legato overlap). Every kept note is cut at the next kept onset, so onsets never collide.
     """
-    by_onset: dict[float, Note] = {}
-    for note in notes:
-        if note.duration <= 0:
+    return table_notes(skyline_table(np.array(notes, dtype=float).reshape(-1, 4)))
+
+
+def table_notes(table: np.ndarray) -> tuple[Note, ...]:
+    """Rows of (start, duration, pitch, velocity) as Notes (pitch and velocity as ints)."""
+    return tuple(map(Note._make, zip(table[:, 0].tolist(), table[:, 1].tolist(),
+                                     table[:, 2].astype(np.int64).tolist(), table[:, 3].astype(np.int64).tolist())))
+
+
+def skyline_table(table: np.ndarray) -> np.ndarray:
+    """:func:`skyline` on rows of (start, duration, pitch, velocity), in the notes' order."""
+    table = table[table[:, 1] > 0]
+    if not len(table):
+        return table
+    # By onset, highest pitch first; the sort is stable, so the first of equal notes leads.
+    table = table[np.lexsort((-table[:, 2], table[:, 0]))]
+    table = table[np.append(True, table[1:, 0] != table[:-1, 0])]
+    starts, durations, pitches = table[:, 0], table[:, 1], table[:, 2]
+    ends = starts + durations
+    # An inner voice: starts under the last kept note, lower, and covered for over half its length.
+    inner = np.zeros(len(table), dtype=bool)
+    inner[1:] = ((starts[1:] < ends[:-1]) & (pitches[1:] < pitches[:-1])
+                 & (np.minimum(ends[:-1], ends[1:]) - starts[1:] > 0.5 * durations[1:]))
+    if inner.any():
+        # Tested against the note before, this holds up to the first drop; from there the
+        # last kept note is another one, so that stretch is walked note by note.
+        table = table[_kept_after_drops(starts.tolist(), ends.tolist(), durations.tolist(), pitches.tolist(),
+                                        int(np.argmax(inner)))]
+        starts, ends = table[:, 0], table[:, 0] + table[:, 1]
+    cut = ends.copy()
+    cut[:-1] = np.minimum(ends[:-1], starts[1:])
+    kept = table.copy()
+    kept[:, 1] = np.round((cut - starts) * STEPS_PER_BEAT) / STEPS_PER_BEAT
+    return kept[kept[:, 1] > 0]
+
+
+def _kept_after_drops(starts: list[float], ends: list[float], durations: list[float], pitches: list[float],
+                      first_drop: int) -> list[int]:
+    """Indices of the notes the skyline keeps, all of them kept before ``first_drop``."""
+    kept = list(range(first_drop))
+    last = first_drop - 1
+    for i in range(first_drop, len(starts)):
+        if starts[i] < ends[last] and pitches[i] < pitches[last] and \
+                min(ends[last], ends[i]) - starts[i] > 0.5 * durations[i]:
             continue
-        current = by_onset.get(note.start)
-        if current is None or note.pitch > current.pitch:
-            by_onset[note.start] = note
-    kept: list[Note] = []
-    for note in (by_onset[k] for k in sorted(by_onset)):
-        if kept:
-            last = kept[-1]
-            if note.start < last.end and note.pitch < last.pitch:
-                covered = min(last.end, note.end) - note.start
-                if covered > 0.5 * note.duration:
-                    continue
-        kept.append(note)
-    result = []
-    for i, note in enumerate(kept):
-        end = note.end
-        if i + 1 < len(kept):
-            end = min(end, kept[i + 1].start)
-        result.append(Note(note.start, quantize(end - note.start), note.pitch, note.velocity))
-    return tuple(n for n in result if n.duration > 0)
+        kept.append(i)
+        last = i
+    return kept
