@@ -64,6 +64,7 @@ PARAMS = {
     "key_weight": 0.5,
     "metric_weights": dict(chord_model.METRIC_WEIGHTS),
 }
+SEGMENTS = "half"           # how finely melodies are cut (chord_model.SEGMENT_LENGTHS)
 CADENCE_WEIGHT = 8.0        # each cadence below counts as this many pieces
 ROMAN_WEIGHT = 0.05         # classical analyses, per piece (their chord changes are not jazz's)
 SYMBOL_WEIGHT = 1.0         # lead sheets and ABC tunes, per piece
@@ -380,8 +381,8 @@ class Counts:
                 self.transitions[kinds[i]][p, (label[0] - previous[0]) % 12, q] += weight
                 info["transitions"] += 1
 
-    def add_piece(self, piece: Piece, half_bars: bool, weight: float) -> None:
-        segments = chord_model.melody_segments(piece.bar_lines, piece.end, half_bars)
+    def add_piece(self, piece: Piece, segments: str | bool, weight: float) -> None:
+        segments = chord_model.melody_segments(piece.bar_lines, piece.end, segments)
         labels = segment_labels(piece.chords, segments)
         key = chord_model.melody_key(piece.melody)
         self.add_sequence(labels, [k for _, _, k in segments], key, weight, piece.group)
@@ -391,23 +392,20 @@ class Counts:
                 self.emission[MODEL_QUALITIES.index(label[1])] += np.roll(row, -label[0])
 
 
-def cadence_sequences(half_bars: bool) -> list[tuple[list[tuple[int, str]], list[str], tuple[int, str]]]:
-    """(labels, boundary kinds, key) for each written cadence, at the segment rate."""
+def cadence_sequences(segments: str | bool = "half") -> list[tuple[list[tuple[int, str]], list[str], tuple[int, str]]]:
+    """(labels, boundary kinds, key) for each written cadence (in 4/4), cut like a melody."""
     out = []
     for _, key_name, text in CADENCES:
         key = (parse_chord(key_name)[0], "minor" if key_name.endswith("m") else "major")
-        labels, kinds = [], []
-        for bar in text.split("|"):
+        chords = []
+        bars = text.split("|")
+        for i, bar in enumerate(bars):
             names = bar.split()
-            chords = [(r, fold_quality(q, MODEL_QUALITIES)) for r, q in map(parse_chord, names)]
-            if half_bars:
-                chords = chords if len(chords) == 2 else chords[:1] * 2
-                kinds += ["bar", "mid"]
-            else:
-                chords = chords[:1]
-                kinds.append("bar")
-            labels += chords
-        out.append((labels, kinds, key))
+            for j, name in enumerate(names):
+                root, quality = parse_chord(name)
+                chords.append(Chord(4.0 * i + j * 4.0 / len(names), 4.0 / len(names), root, quality))
+        cut = chord_model.melody_segments([4.0 * i for i in range(len(bars))], 4.0 * len(bars), segments)
+        out.append((segment_labels(chords, cut), [kind for _, _, kind in cut], key))
     return out
 
 
@@ -418,11 +416,15 @@ def piece_weight(piece: Piece) -> float:
     return ROMAN_WEIGHT if piece.group == "roman numerals" else SYMBOL_WEIGHT
 
 
-def count_all(pieces: Iterable[Piece], half_bars: bool = True) -> Counts:
+def count_all(pieces: Iterable[Piece], segments: str | bool = SEGMENTS, skip_cadences: Iterable[str] = ()) -> Counts:
+    """Counts of ``pieces`` and the code cadences (but those named in ``skip_cadences``)."""
     counts = Counts()
     for piece in pieces:
-        counts.add_piece(piece, half_bars, piece_weight(piece))
-    for labels, kinds, key in cadence_sequences(half_bars):
+        counts.add_piece(piece, segments, piece_weight(piece))
+    skip = set(skip_cadences)
+    for (name, _, _), (labels, kinds, key) in zip(CADENCES, cadence_sequences(segments)):
+        if name in skip:
+            continue
         counts.add_sequence(labels, kinds, key, CADENCE_WEIGHT, "jazz cadences (code)")
     return counts
 
@@ -455,11 +457,13 @@ def theory_emission(weights: dict[str, float] | None = None) -> np.ndarray:
     return np.array(rows)
 
 
-def priors_from_counts(counts: Counts, half_bars: bool = True) -> dict:
+def priors_from_counts(counts: Counts, segments: str | bool = SEGMENTS) -> dict:
     """Smoothed, normalized priors (the JSON's content)."""
     nq = len(MODEL_QUALITIES)
     transitions = {}
     for kind, table in counts.transitions.items():
+        if kind == "beat" and chord_model.segment_length(segments) != "beat":
+            continue  # coarser segments never start on a plain beat
         # Backoff: P(interval, q2 | q1) = (c + s * P(interval, q2)) / (n + s), where the
         # marginal P(interval, q2) itself is smoothed towards uniform.
         marginal = table.sum(axis=0) + 1.0 / (12 * nq)
@@ -478,7 +482,7 @@ def priors_from_counts(counts: Counts, half_bars: bool = True) -> dict:
         "format": 1,
         "description": "Priors of jazzlstm.music.chord_model (built by benchmarks/build_chord_priors.py)",
         "qualities": list(MODEL_QUALITIES),
-        "half_bars": half_bars,
+        "segments": chord_model.segment_length(segments),
         "params": PARAMS,
         "transitions": {k: _renorm(v) for k, v in transitions.items()},
         "key_prior": {k: _renorm(v[None])[0] for k, v in key_prior.items()},
@@ -495,8 +499,35 @@ def _renorm(rows: np.ndarray) -> list[list[float]]:
     return [[float(f"{x:.6g}") for x in row] for row in rows]
 
 
-def build(pieces: Sequence[Piece], half_bars: bool = True) -> dict:
-    return priors_from_counts(count_all(pieces, half_bars), half_bars)
+def build(pieces: Sequence[Piece], segments: str | bool = SEGMENTS, skip_cadences: Iterable[str] = ()) -> dict:
+    return priors_from_counts(count_all(pieces, segments, skip_cadences), segments)
+
+
+def bar_progression(chords: Sequence[Chord], bar_lines: Sequence[float]) -> list[tuple[int, ...]]:
+    """Per bar, the roots of the chords written in it, in order."""
+    bars = []
+    for i, start in enumerate(bar_lines):
+        stop = bar_lines[i + 1] if i + 1 < len(bar_lines) else float("inf")
+        bars.append(tuple(c.root for c in chords if c.end > start + 1e-9 and c.start < stop - 1e-9))
+    return bars
+
+
+def copied_cadences(piece: Piece, min_bars: int = 8) -> list[str]:
+    """Names of the code cadences of ``min_bars`` bars or more whose whole progression a
+    piece spells out (the same roots bar by bar, qualities aside, in any key): scoring the
+    piece by priors that hold them would be scoring it on its own labels."""
+    target = bar_progression(piece.chords, piece.bar_lines)
+    out = []
+    for name, _, text in CADENCES:
+        bars = [tuple(parse_chord(name)[0] for name in bar.split()) for bar in text.split("|")]
+        if len(bars) < min_bars:
+            continue
+        for shift in range(12):
+            moved = [tuple((r + shift) % 12 for r in bar) for bar in bars]
+            if any(target[i:i + len(moved)] == moved for i in range(len(target) - len(moved) + 1)):
+                out.append(name)
+                break
+    return out
 
 
 def dumps(value, indent: int = 0) -> str:
@@ -513,11 +544,12 @@ def dumps(value, indent: int = 0) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(chord_model.PRIORS_PATH))
-    parser.add_argument("--whole-bars", action="store_true", help="one chord per bar instead of per half bar")
+    parser.add_argument("--segments", choices=chord_model.SEGMENT_LENGTHS, default=SEGMENTS,
+                        help=f"one chord per bar, half bar or beat (default {SEGMENTS})")
     parser.add_argument("--no-cache", action="store_true", help="parse the corpus even if a cache of the pieces exists")
     args = parser.parse_args(argv)
     pieces = labelled_pieces(None if args.no_cache else default_cache())
-    priors = build(pieces, half_bars=not args.whole_bars)
+    priors = build(pieces, args.segments)
     priors["pieces"] = [p.name for p in pieces]
     Path(args.out).write_text(dumps(priors) + "\n", encoding="utf-8")
     print(json.dumps({"out": args.out, "pieces": len(pieces), "sources": priors["sources"]}, indent=1))

@@ -87,6 +87,33 @@ def test_waltz_bars_get_one_chord_each():
     assert roots >= 0.9, (written, found)
 
 
+def test_segments_by_bar_half_bar_and_beat():
+    bars = [0.0, 4.0, 7.0]
+    assert chord_model.melody_segments(bars, 10.0, "bar") == [(0.0, 4.0, "bar"), (4.0, 7.0, "bar"), (7.0, 10.0, "bar")]
+    assert chord_model.melody_segments(bars, 10.0, True) == chord_model.melody_segments(bars, 10.0, "half")
+    assert chord_model.melody_segments(bars, 10.0, "half") == [
+        (0.0, 2.0, "bar"), (2.0, 4.0, "mid"), (4.0, 7.0, "bar"), (7.0, 10.0, "bar")]
+    assert chord_model.melody_segments(bars, 10.0, "beat") == [
+        (0.0, 1.0, "bar"), (1.0, 2.0, "beat"), (2.0, 3.0, "mid"), (3.0, 4.0, "beat"),
+        (4.0, 5.0, "bar"), (5.0, 6.0, "beat"), (6.0, 7.0, "beat"),
+        (7.0, 8.0, "bar"), (8.0, 9.0, "beat"), (9.0, 10.0, "beat")]
+    # A bar of 7/8 (3.5 beats) ends on a half-beat segment.
+    assert chord_model.melody_segments([0.0], 3.5, "beat")[-1] == (3.0, 3.5, "beat")
+    with pytest.raises(ValueError):
+        chord_model.melody_segments(bars, 10.0, "eighth")
+
+
+def test_priors_without_a_beat_table_decode_beat_segments():
+    """Priors cut by half bars carry no table for plain beats: the half-bar one stands in."""
+    priors = json.loads(chord_model.PRIORS_PATH.read_text(encoding="utf-8"))
+    assert "beat" not in priors["transitions"]
+    model = chord_model.ChordHMM({**priors, "segments": "beat"})
+    melody = arpeggios("Dm7 | G7 | Cmaj7 | Cmaj7")
+    segments, labels = chord_model.infer_labels(melody, [0.0, 4.0, 8.0, 12.0], 16.0, model)
+    assert len(segments) == len(labels) == 16
+    assert [chord_label(*labels[i]) for i in (0, 4, 8)] == ["Dm7", "G7", "Cmaj7"]
+
+
 def test_decoding_is_deterministic():
     melody = arpeggios("Dm7 | G7 | Cmaj7 | A7 | Dm7 | G7 | Cmaj7 | Cmaj7")
     bar_lines = [4.0 * i for i in range(8)]
@@ -136,7 +163,8 @@ def test_priors_json_loads_and_its_rows_sum_to_one():
     qualities = priors["qualities"]
     nq = len(qualities)
     assert set(qualities) <= set(CHORD_TEMPLATES)
-    for kind in chord_model.BOUNDARIES:
+    assert {"bar", "mid"} <= set(priors["transitions"]) <= set(chord_model.BOUNDARIES)
+    for kind in priors["transitions"]:
         table = np.asarray(priors["transitions"][kind])
         assert table.shape == (nq, 12 * nq)
         assert (table > 0).all()

@@ -44,8 +44,12 @@ _FOLD = {"6": ("maj7", ""), "sus4": ("",), "aug": ("",), "m6": ("m7", "m"), "mma
          "m7b5": ("m7b5", "dim7", "m"), "m7": ("m7", "m"), "maj7": ("maj7", ""), "7": ("7", "")}
 
 _STEP = 1.0 / STEPS_PER_BEAT
-BOUNDARIES = ("bar", "mid")
-"""Kinds of boundary before a segment: on a bar line, or inside a bar."""
+BOUNDARIES = ("bar", "mid", "beat")
+"""Kinds of boundary before a segment: on a bar line, on the half bar, on another beat."""
+
+SEGMENT_LENGTHS = ("bar", "half", "beat")
+"""How finely a melody is cut into segments (one chord each): whole bars, half bars (bars of
+4 beats or more), or beats."""
 
 
 def fold_quality(quality: str, qualities: Sequence[str] = QUALITIES) -> str:
@@ -55,19 +59,36 @@ def fold_quality(quality: str, qualities: Sequence[str] = QUALITIES) -> str:
     return next((q for q in _FOLD.get(quality, ()) if q in qualities), "m" if "m" in quality else "")
 
 
-def melody_segments(bar_lines: Sequence[float], end: float, half_bars: bool = True
+def segment_length(value: str | bool) -> str:
+    """'bar' | 'half' | 'beat' (True stands for 'half', False for 'bar', as before)."""
+    if isinstance(value, bool):
+        return "half" if value else "bar"
+    if value not in SEGMENT_LENGTHS:
+        raise ValueError(f"segment length {value!r} is none of {SEGMENT_LENGTHS}")
+    return value
+
+
+def melody_segments(bar_lines: Sequence[float], end: float, length: str | bool = "half"
                     ) -> list[tuple[float, float, str]]:
-    """(start, stop, boundary kind) covering bar_lines[0]..end: bars of 4 beats or more are
-    halved when ``half_bars``; the boundary kind says whether a segment starts on a bar line."""
+    """(start, stop, boundary kind) covering bar_lines[0]..end, cut by ``length``: 'bar';
+    'half' (bars of 4 beats or more halved); 'beat' (every beat, a bar's last piece may be
+    shorter). The boundary kind says whether a segment starts on a bar line ('bar'), on the
+    half bar of a bar of 4 beats or more ('mid') or on another beat ('beat')."""
+    length = segment_length(length)
     segments: list[tuple[float, float, str]] = []
     for i, start in enumerate(bar_lines):
         stop = bar_lines[i + 1] if i + 1 < len(bar_lines) else max(end, start + _STEP)
-        length = stop - start
-        if half_bars and length >= 4.0 - 1e-9:
-            middle = quantize(start + length / 2)
-            segments += [(start, middle, "bar"), (middle, stop, "mid")]
+        span = stop - start
+        middle = quantize(start + span / 2) if span >= 4.0 - 1e-9 else None
+        if length == "bar":
+            cuts = [start]
+        elif length == "half":
+            cuts = [start] if middle is None else [start, middle]
         else:
-            segments.append((start, stop, "bar"))
+            cuts = [quantize(start + k) for k in range(int(np.ceil(span - 1e-9)))]
+        for j, cut in enumerate(cuts):
+            kind = "bar" if j == 0 else "mid" if middle is not None and abs(cut - middle) < 1e-9 else "beat"
+            segments.append((cut, cuts[j + 1] if j + 1 < len(cuts) else stop, kind))
     return segments
 
 
@@ -129,7 +150,7 @@ class ChordHMM:
 
     def __init__(self, priors: Mapping):
         self.qualities = tuple(priors["qualities"])
-        self.half_bars = bool(priors.get("half_bars", True))
+        self.segments = segment_length(priors.get("segments", bool(priors.get("half_bars", True))))
         params = priors.get("params", {})
         self.emission_scale = float(params.get("emission_scale", 1.0))
         self.key_weight = float(params.get("key_weight", 1.0))
@@ -142,7 +163,9 @@ class ChordHMM:
         # log P(next state | state) for each boundary kind, before the key prior.
         self._log_transition = {}
         for kind in BOUNDARIES:
-            table = np.asarray(priors["transitions"][kind], dtype=float).reshape(nq, 12, nq)
+            # Priors cut coarser than beats have no table for the kinds they never meet.
+            table = priors["transitions"].get(kind, priors["transitions"].get("mid", priors["transitions"]["bar"]))
+            table = np.asarray(table, dtype=float).reshape(nq, 12, nq)
             self._log_transition[kind] = np.log(np.maximum(table[quals[:, None], interval, quals[None, :]], 1e-12))
         self._log_key = {mode: np.log(np.asarray(priors["key_prior"][mode], dtype=float).reshape(12, nq))
                          for mode in ("major", "minor")}
@@ -207,7 +230,7 @@ def infer_labels(melody: Sequence[Note], bar_lines: Sequence[float], end: float,
     """(segments, one (root, quality) per segment) for a melody."""
     model = load_model() if model is None else model
     bar_lines = list(bar_lines) or [0.0]
-    segments = melody_segments(bar_lines, end, model.half_bars)
+    segments = melody_segments(bar_lines, end, model.segments)
     weights = segment_weights(melody, segments, bar_lines, model.metric)
     labels = model.decode(weights, [kind for _, _, kind in segments], melody_key(melody))
     return segments, labels
