@@ -54,7 +54,8 @@ class TrainConfig:
     lr: float = setting(0.01, "Adam learning rate")
     clipnorm: float | None = setting(1.0, "gradient clipping norm, 0 for none")
     val_split: float = setting(0.1, "share held out for validation: files (music), lines, or the end of the text")
-    stride: int = setting(1, "music: tokens between window starts")
+    stride: int | None = setting(None, "music: tokens between window starts (default: 1; 2 for the event "
+                                       "encodings, whose notes take several tokens)")
     seed: int = setting(0, "random seed")
     strategy: str = setting("auto", "tf.distribute strategy: auto picks a TPU, a TF_CONFIG cluster, several "
                                     "GPUs (mirrored), one GPU or the CPU, in that order", choices=STRATEGIES)
@@ -75,12 +76,16 @@ class TrainConfig:
 class CorpusConfig:
     """How music files are read and tokenized (and so what the cache is keyed by)."""
 
-    encoding: str = setting("grammar", "token encoding: jazz grammar (chord-relative) or plain notes")
+    encoding: str = setting("grammar", "token encoding: grammar (the classic jazz grammar, one token per note), "
+                                       "grammar-events (the grammar factored: type, interval, duration), notes "
+                                       "(one token per note), note-events (pitch, duration)")
     melody_track: int | str | None = setting(None, "use this track (index or name) as the melody instead of "
                                                    "the automatic choice; 'all': every melodic line of a file "
                                                    "becomes a training sequence of its own")
-    transpose: str = setting("none", "notes encoding: transpose to C major/A minor ('key') or by N semitones")
-    augment: tuple[int, ...] = setting((), "notes encoding: extra transpositions in semitones")
+    transpose: str = setting("none", "notes encodings: transpose to C major/A minor ('key') or by N semitones")
+    augment: tuple[int, ...] | None = setting(None, "absolute encodings: extra transpositions in semitones, "
+                                                    "added as training sequences (default: none for notes, "
+                                                    "-3..+3 for note events)")
     split_silence_bars: int = setting(SPLIT_SILENCE_BARS, "silence of more than this many bars splits a piece "
                                                           "into separate training sequences")
     workers: int | None = setting(None, "reader processes (default: one per core)")
@@ -96,7 +101,8 @@ class CorpusConfig:
 
         _require_choice(self, "encoding", music_tokenizer_names())
         object.__setattr__(self, "transpose", str(self.transpose))
-        object.__setattr__(self, "augment", tuple(int(a) for a in self.augment))
+        if self.augment is not None:
+            object.__setattr__(self, "augment", tuple(int(a) for a in self.augment))
         if self.transpose not in ("none", "key"):
             try:
                 int(self.transpose)
@@ -163,6 +169,12 @@ class SamplingConfig:
         return {"temperature": self.temperature, "top_k": top_k, "greedy": self.greedy, "seed": self.seed}
 
 
+def same_as(cls: type, name: str) -> Any:
+    """A field with the default and help of ``cls``'s field ``name`` (one place for both)."""
+    original = cls.__dataclass_fields__[name]  # type: ignore[attr-defined]
+    return field(default=original.default, metadata=original.metadata)
+
+
 @dataclass(frozen=True)
 class MusicConfig:
     """What music to generate over which chords."""
@@ -172,9 +184,15 @@ class MusicConfig:
     chords_from: str | None = setting(None, "take the chords of a MIDI/MusicXML file")
     primer: str | None = setting(None, "continue the melody of this file")
     tempo: float = setting(120.0, "tempo in BPM")
+    beam: int = setting(1, "beam search: keep this many candidates per piece (1: plain sampling)")
+    branch_factor: int = setting(2, "beam search: continuations sampled per candidate at each step")
+    harmony_weight: float = setting(0.0, "beam search: bonus in nats per chord tone added to the model's "
+                                         "log-likelihood")
 
     def __post_init__(self) -> None:
-        _require_positive(self, "bars", "tempo")
+        _require_positive(self, "bars", "tempo", "beam", "branch_factor")
+        if not 0.0 <= self.harmony_weight < float("inf"):
+            raise ConfigError(f"harmony_weight must be >= 0 and finite, got {self.harmony_weight}")
 
 
 @dataclass(frozen=True)
@@ -245,8 +263,12 @@ class EvaluateConfig:
                                           "sampling from the run")
     training: str | None = setting(None, "the training pieces, for memorization and the n-gram baselines "
                                          "(default: the run's training sources, where they still exist)")
+    beam: int = same_as(MusicConfig, "beam")
+    branch_factor: int = same_as(MusicConfig, "branch_factor")
+    harmony_weight: float = same_as(MusicConfig, "harmony_weight")
 
     def __post_init__(self) -> None:
         _require_positive(self, "n", "bars", "temperature", "top_k")
         if self.temperature == float("inf"):
             raise ConfigError(f"temperature must be finite, got {self.temperature}")
+        MusicConfig(beam=self.beam, branch_factor=self.branch_factor, harmony_weight=self.harmony_weight)

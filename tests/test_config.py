@@ -42,7 +42,7 @@ def test_help_text_comes_from_the_config():
     (SamplingConfig, {"temperature": 0.0}, "temperature must be positive"),
     (SamplingConfig, {"temperature": float("inf")}, "temperature must be finite"),
     (SamplingConfig, {"top_k": 0}, "top_k must be positive"),
-    (CorpusConfig, {"encoding": "midi"}, "encoding must be one of grammar, notes"),
+    (CorpusConfig, {"encoding": "midi"}, "encoding must be one of grammar, grammar-events, notes, note-events"),
     (CorpusConfig, {"transpose": "up"}, "transpose must be"),
     (MusicConfig, {"bars": -1}, "bars must be positive"),
 ])

@@ -47,8 +47,8 @@ def test_transposition_to_a_common_key():
 
 def test_augmentation_skips_out_of_range_shifts():
     score = Score((Note(0.0, 1.0, 126),), (Chord(0.0, 1.0, 0, ""),))
-    shifts = [s for s, _ in notes.augmentations(score, [-1, 0, 1, 2])]
-    assert shifts == [-1, 0, 1]
+    variants = notes.NoteTokenizer(augment=(-1, 1, 2)).encode_variants(score)
+    assert [v[0] for v in variants] == ["P126,1.000", "P125,1.000", "P127,1.000"]
 
 
 def test_decode_rejects_garbage_unless_lenient():

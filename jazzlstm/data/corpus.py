@@ -82,8 +82,9 @@ class EncodingSettings:
 
     @classmethod
     def from_config(cls, config: CorpusConfig) -> "EncodingSettings":
-        options = own_options(config.encoding, {"transpose": config.transpose, "augment": config.augment,
-                                                "split_silence_bars": config.split_silence_bars})
+        given = {"transpose": config.transpose, "augment": config.augment,
+                 "split_silence_bars": config.split_silence_bars}
+        options = own_options(config.encoding, {k: v for k, v in given.items() if v is not None})
         return cls(make_tokenizer(config.encoding, **options), config.melody_track)
 
     @property

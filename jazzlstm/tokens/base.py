@@ -53,6 +53,10 @@ class MusicTokenizer(Tokenizer):
     into separate sequences (:func:`phrases`)."""
 
     split_silence_bars: int = SPLIT_SILENCE_BARS
+    tokens_per_note: ClassVar[int] = 1
+    """About how many tokens a note takes (sampling budgets scale with it)."""
+    window_stride: ClassVar[int] = 1
+    """Tokens between training window starts unless ``--stride`` says otherwise."""
 
     @abstractmethod
     def encode(self, score: Score) -> list[str]:
@@ -75,6 +79,21 @@ class MusicTokenizer(Tokenizer):
     @abstractmethod
     def is_note(self, token: str) -> bool:
         """Whether ``token`` starts a melody note (not a rest, bar or special token)."""
+
+    def chord_tone(self, token: str, chord: Chord) -> bool | None:
+        """Whether the note ``token`` starts, sounding over ``chord``, is a chord tone (None:
+        ``token`` starts no note). Beam search's harmony term counts these."""
+        return None
+
+    def is_given(self, token: str) -> bool:
+        """Whether ``token`` is context the melody is conditioned on (a bar line, a chord) rather
+        than part of it: generation writes such tokens where the progression puts them, and
+        likelihoods do not charge for them."""
+        return False
+
+    def predicted(self, tokens: Sequence[str]) -> list[bool]:
+        """For tokens 2..T of a sequence: which are predictions (scored), not given context."""
+        return [not self.is_given(token) for token in tokens[1:]]
 
     def count_notes(self, tokens: Sequence[str]) -> int:
         """Melody notes in ``tokens``: the denominator of bits per note."""

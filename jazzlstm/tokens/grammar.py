@@ -176,3 +176,6 @@ class GrammarTokenizer(MusicTokenizer):
     def is_note(self, token: str) -> bool:
         match = _TOKEN_RE.match(token)
         return bool(match) and match.group(1) != "R"
+
+    def chord_tone(self, token: str, chord: Chord) -> bool | None:
+        return (token[0] == "C") if self.is_note(token) else None

@@ -12,9 +12,9 @@ import random
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import ClassVar, Iterable, Sequence
+from typing import ClassVar, Sequence
 
-from jazzlstm.music.harmony import estimate_key
+from jazzlstm.music.harmony import chord_tones, estimate_key
 from jazzlstm.errors import EncodingError
 from jazzlstm.music.score import Chord, Note, Score, bar_starts, quantize
 from jazzlstm.tokens.base import PLAYABLE_RANGE, MusicTokenizer, into_range, phrase_start, phrases, rest_lengths
@@ -77,26 +77,13 @@ def transpose_score(score: Score, semitones: int) -> Score:
     return Score(melody, chords, score.time_signatures, score.tempo, dict(score.info))
 
 
-def augmentations(score: Score, shifts: Iterable[int]) -> list[tuple[int, list[str]]]:
-    """Token sequences for each transposition in ``shifts`` that keeps pitches in MIDI range."""
-    out = []
-    for shift in shifts:
-        try:
-            out.append((shift, encode(score, shift)))
-        except ValueError:
-            continue
-    return out
-
-
 @dataclass(frozen=True)
-class NoteTokenizer(MusicTokenizer):
-    """Note tokens (``P<pitch>,<dur>``, ``R,<dur>``) through the tokenizer interface.
+class Transposing:
+    """Transposition options of the absolute-pitch encodings.
 
     ``transpose``: 'none', 'key' (to C major / A minor) or semitones; ``augment``: extra
     transpositions (in semitones, from the transposed piece) added as more training sequences."""
 
-    name: ClassVar[str] = "notes"
-    version: ClassVar[int] = 2  # 2: no leading silence, rests split at bar lines
     transpose: str = "none"
     augment: tuple[int, ...] = ()
 
@@ -110,16 +97,38 @@ class NoteTokenizer(MusicTokenizer):
         fitting = [s for s in (shift, shift - 12, shift + 12) if 0 <= min(pitches) + s and max(pitches) + s <= 127]
         return fitting[0] if fitting else shift
 
+    def encode_shifted(self, score: Score, shift: int) -> list[str]:
+        """``score``'s tokens transposed by ``shift`` semitones (an EncodingError outside MIDI)."""
+        raise NotImplementedError
+
     def encode(self, score: Score) -> list[str]:
-        return encode(score, self.shift(score))
+        return self.encode_shifted(score, self.shift(score))
 
     def encode_variants(self, score: Score) -> list[list[str]]:
+        """Per phrase: the piece at its transposition, then each augmentation that stays in range."""
         shift = self.shift(score)
         variants = []
-        for phrase in phrases(score, self.split_silence_bars):
-            extra = augmentations(phrase, (shift + a for a in self.augment))
-            variants += [encode(phrase, shift), *(seq for moved, seq in extra if moved != shift)]
+        for phrase in phrases(score, self.split_silence_bars):  # type: ignore[attr-defined]
+            variants.append(self.encode_shifted(phrase, shift))
+            for extra in dict.fromkeys(shift + a for a in self.augment):
+                if extra == shift:
+                    continue
+                try:
+                    variants.append(self.encode_shifted(phrase, extra))
+                except EncodingError:
+                    continue
         return variants
+
+
+@dataclass(frozen=True)
+class NoteTokenizer(Transposing, MusicTokenizer):
+    """Note tokens (``P<pitch>,<dur>``, ``R,<dur>``) through the tokenizer interface."""
+
+    name: ClassVar[str] = "notes"
+    version: ClassVar[int] = 2  # 2: no leading silence, rests split at bar lines
+
+    def encode_shifted(self, score: Score, shift: int) -> list[str]:
+        return encode(score, shift)
 
     def decode_melody(self, tokens: Sequence[str], chords: Sequence[Chord], rng: random.Random,
                       pitch_range: tuple[int, int] = PLAYABLE_RANGE) -> list[Note]:
@@ -133,3 +142,9 @@ class NoteTokenizer(MusicTokenizer):
     def is_note(self, token: str) -> bool:
         match = _TOKEN_RE.match(token)
         return bool(match) and match.group(1) is not None
+
+    def chord_tone(self, token: str, chord: Chord) -> bool | None:
+        match = _TOKEN_RE.match(token)
+        if not match or match.group(1) is None:
+            return None
+        return int(match.group(1)) % 12 in chord_tones(chord.root, chord.quality)

@@ -8,9 +8,12 @@ from jazzlstm.errors import JazzLSTMError
 from jazzlstm.tokens.base import MusicTokenizer, Tokenizer
 from jazzlstm.tokens.chars import CharTokenizer
 from jazzlstm.tokens.grammar import GrammarTokenizer
+from jazzlstm.tokens.grammar_events import GrammarEventTokenizer
+from jazzlstm.tokens.note_events import NoteEventTokenizer
 from jazzlstm.tokens.notes import NoteTokenizer
 
-TOKENIZERS: dict[str, type[Tokenizer]] = {cls.name: cls for cls in (GrammarTokenizer, NoteTokenizer, CharTokenizer)}
+TOKENIZERS: dict[str, type[Tokenizer]] = {cls.name: cls for cls in (GrammarTokenizer, GrammarEventTokenizer, NoteTokenizer,
+                                                                  NoteEventTokenizer, CharTokenizer)}
 
 
 def music_tokenizer_names() -> tuple[str, ...]:
