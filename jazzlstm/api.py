@@ -254,7 +254,8 @@ def evaluate(run: Run | str | Path | None, reference: str | Path | Sequence[str 
 
         say(f"sampling {config.n} piece(s) of {config.bars} bars")
         sampling = SamplingConfig(n=config.n, temperature=config.temperature, top_k=config.top_k, seed=config.seed)
-        music = MusicConfig(bars=config.bars, chords=config.chords)
+        music = MusicConfig(bars=config.bars, chords=config.chords, beam=config.beam,
+                            branch_factor=config.branch_factor, harmony_weight=config.harmony_weight)
         if config.chords:  # one progression: one batch, as jazzlstm generate samples
             scores = generate_scores(run, sampling, music)
         else:  # each piece over a stretch of its own of a progression seen in training

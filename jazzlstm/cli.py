@@ -177,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting(music, MusicConfig, "chords", metavar='"Dm7 G7 Cmaj7 Cmaj7"')
     add_setting(music, MusicConfig, "chords_from", metavar="FILE")
     add_setting(music, MusicConfig, "primer", metavar="FILE.mid")
+    add_setting(music, MusicConfig, "beam", type=positive_int, metavar="N")
+    add_setting(music, MusicConfig, "branch_factor", type=positive_int, metavar="N")
+    add_setting(music, MusicConfig, "harmony_weight", type=float, metavar="W")
     text = generate.add_argument_group("text and ABC runs")
     add_setting(text, TextConfig, "length", type=positive_int)
     add_setting(text, TextConfig, "prime", metavar="TEXT")
@@ -230,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting(evaluate, EvaluateConfig, "temperature", type=positive_float, metavar="F")
     add_setting(evaluate, EvaluateConfig, "top_k", type=positive_int, metavar="K")
     add_setting(evaluate, EvaluateConfig, "seed", type=int, metavar="N")
+    add_setting(evaluate, EvaluateConfig, "beam", type=positive_int, metavar="N")
+    add_setting(evaluate, EvaluateConfig, "branch_factor", type=positive_int, metavar="N")
+    add_setting(evaluate, EvaluateConfig, "harmony_weight", type=float, metavar="W")
     evaluate.add_argument("--out", default="evaluation", metavar="REPORT_DIR",
                           help="folder to write the report into (default: %(default)s)")
     evaluate.add_argument("--force", action="store_true", help="replace an existing report folder")
@@ -321,7 +327,7 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-MUSIC_FLAGS = ("bars", "chords", "chords_from", "primer")
+MUSIC_FLAGS = ("bars", "chords", "chords_from", "primer", "beam", "branch_factor", "harmony_weight")
 TEXT_FLAGS = ("length", "prime", "out_file")
 
 

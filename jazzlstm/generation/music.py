@@ -67,16 +67,40 @@ def generate_scores(run: Run, sampling: SamplingConfig, music: MusicConfig,
                     chords: Sequence[Chord] | None = None) -> list[Score]:
     """The ``sampling.n`` Scores :func:`generate_music` writes, without writing them (``chords``:
     the progression to play over instead of the one :func:`choose_chords` picks)."""
-    from jazzlstm.model.sampling import sample_ids
-
     rng = random.Random(sampling.seed)
     if chords is None:
         chords = choose_chords(run, music, rng)
     primer = primer_ids(run, music.primer) if music.primer else None
     n = sampling.n * (1 + SPARE_CANDIDATES)
-    ids = sample_ids(run.model, n, music.bars * TOKENS_PER_BAR, primer=primer,
-                     **sampling.sampler_options(len(run.vocab)))
+    ids = sample_music_ids(run, n, chords, sampling, music, primer)
     return _pick_scores(run, ids, chords, sampling, music)
+
+
+def sample_music_ids(run: Run, n: int, chords: Sequence[Chord], sampling: SamplingConfig, music: MusicConfig,
+                     primer: list[int] | None = None) -> Sequence[Sequence[int]]:
+    """``n`` id sequences for ``music.bars`` bars over ``chords``.
+
+    The one-token encodings sample in one compiled loop; the event encodings follow a guide
+    (:mod:`jazzlstm.tokens.guide`: only tokens their grammar allows, bar and chord tokens
+    where the progression puts them), and so does beam search (``music.beam`` > 1)."""
+    from jazzlstm.model.sampling import beam_search, guided_sample, sample_ids
+    from jazzlstm.tokens.events import EventTokenizer
+    from jazzlstm.tokens.guide import make_guides
+
+    tokenizer = run.tokenizer
+    length = music.bars * TOKENS_PER_BAR * tokenizer.tokens_per_note
+    options = sampling.sampler_options(len(run.vocab))
+    if not isinstance(tokenizer, EventTokenizer) and music.beam == 1:
+        return sample_ids(run.model, n, length, primer=primer, **options)
+    beats = music.bars * 4.0
+    guides = make_guides(tokenizer, run.vocab.tokens, arrange.fit_progression(chords, beats), n, until=beats,
+                         primer=primer or ())
+    state = run.model.initial_state(n)
+    if music.beam == 1:
+        return guided_sample(run.model.sampler(), state, guides, length, primer=primer, **options)
+    return beam_search(run.model.sampler(), state, guides, length, music.beam, music.branch_factor,
+                       harmony_weight=music.harmony_weight, primer=primer, temperature=options["temperature"],
+                       top_k=options["top_k"], seed=options["seed"])
 
 
 def _pick_scores(run: Run, ids, chords: Sequence[Chord], sampling: SamplingConfig, music: MusicConfig

@@ -10,14 +10,14 @@ same seed gives the same sequences.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from jazzlstm.config import SamplingConfig
 
-__all__ = ["Sampler", "sample", "sample_ids", "StepFn"]
+__all__ = ["Sampler", "sample", "sample_ids", "StepFn", "Guided", "guided_sample", "beam_search"]
 
 StepFn = Callable[[tf.Tensor, Any], tuple]
 
@@ -34,6 +34,14 @@ class Sampler:
         self.n_values = int(n_values)
         self.from_logits = from_logits
         self._loops: dict[tuple[bool, bool, bool], Callable] = {}
+        self._step: Callable | None = None
+
+    @property
+    def compiled_step(self) -> Callable:
+        """``step_fn`` compiled once, for the step-by-step loops of guided sampling and beam search."""
+        if self._step is None:
+            self._step = tf.function(self.step_fn, reduce_retracing=True)
+        return self._step
 
     def sample(self, initial_state: Any, batch_size: int, length: int,
                primer: Sequence[int] | np.ndarray | None = None,
@@ -182,3 +190,143 @@ def _make_loop(step_fn: StepFn, greedy: bool, use_top_k: bool, use_stop: bool,
         return tf.concat([ids, padding], axis=1), lengths
 
     return loop
+
+
+# --------------------------------------------------------------------------------------------
+# Guided sampling and beam search (a Python loop around the compiled step)
+# --------------------------------------------------------------------------------------------
+class Guided(Protocol):
+    """What guided sampling asks of a guide (see :class:`jazzlstm.tokens.guide.Guide`)."""
+
+    def allowed(self) -> np.ndarray: ...
+    def advance(self, token_id: int) -> None: ...
+    def finished(self) -> bool: ...
+    def copy(self) -> "Guided": ...
+    chord_tones: int
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    top = np.max(logits, axis=-1, keepdims=True)
+    shifted = logits - np.where(np.isfinite(top), top, 0.0)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+def _masked(logits: np.ndarray, guides: Sequence[Guided]) -> np.ndarray:
+    """Logits with every id a guide forbids set to -inf (a guide that allows nothing: all ids)."""
+    masks = np.stack([g.allowed() for g in guides])
+    masks[~masks.any(axis=1)] = True
+    return np.where(masks, logits, -np.inf)
+
+
+def _pick(logits: np.ndarray, rng: np.random.Generator, temperature: float, top_k: int | None,
+          greedy: bool) -> np.ndarray:
+    """One id per row of (masked) logits: argmax, or a draw at ``temperature`` among the top k."""
+    if greedy:
+        return np.argmax(logits, axis=-1)
+    scaled = logits / temperature
+    if top_k is not None:
+        kth = -np.sort(-scaled, axis=-1)[:, top_k - 1:top_k]
+        scaled = np.where(scaled < kth, -np.inf, scaled)
+    probs = np.exp(_log_softmax(scaled))
+    draws = rng.random((len(probs), 1))
+    return np.minimum((np.cumsum(probs, axis=-1) < draws).sum(axis=-1), probs.shape[1] - 1)
+
+
+def _warm(sampler: Sampler, state: Any, primer: np.ndarray | None, batch_size: int) -> tuple[Any, np.ndarray]:
+    """Feed the primer (all but its last id) and return (state, first input ids)."""
+    prefix = _prefix(primer, None, batch_size)
+    step = sampler.compiled_step
+    for j in range(prefix.shape[1] - 1):
+        _, state = step(tf.constant(prefix[:, j]), state)
+    return state, prefix[:, -1]
+
+
+def guided_sample(sampler: Sampler, initial_state: Any, guides: Sequence[Guided], length: int,
+                  primer: Sequence[int] | np.ndarray | None = None, temperature: float = 1.0,
+                  top_k: int | None = None, greedy: bool = False, seed: int | None = None) -> list[list[int]]:
+    """One sequence per guide, each at most ``length`` ids, ending once its guide is finished.
+
+    Every step samples only ids its guide allows (and takes the id a guide forces), so each
+    sequence follows the encoding's grammar; the rest is as :func:`sample` (the same seed, the
+    same ids)."""
+    batch = len(guides)
+    _check_args(batch, length, sampler.n_values, temperature, top_k, None)
+    rng = np.random.default_rng(_seed_pair(seed))
+    state = tf.nest.map_structure(lambda s: tf.convert_to_tensor(s, tf.float32), initial_state)
+    state, x = _warm(sampler, state, None if primer is None else np.asarray(primer, np.int32), batch)
+    out: list[list[int]] = [[] for _ in range(batch)]
+    for _ in range(length):
+        live = [i for i, g in enumerate(guides) if not g.finished()]
+        if not live:
+            break
+        logits, state = sampler.compiled_step(tf.constant(x, tf.int32), state)
+        ids = _pick(_masked(np.asarray(logits, np.float64), guides), rng, temperature, top_k, greedy)
+        for i in live:
+            guides[i].advance(int(ids[i]))
+            out[i].append(int(ids[i]))
+        x = ids.astype(np.int32)
+    return out
+
+
+def beam_search(sampler: Sampler, initial_state: Any, guides: Sequence[Guided], length: int,
+                beam_size: int, branch_factor: int = 2, steps_per_iteration: int = 8,
+                harmony_weight: float = 0.0, primer: Sequence[int] | np.ndarray | None = None,
+                temperature: float = 1.0, top_k: int | None = None, seed: int | None = None) -> list[list[int]]:
+    """One sequence per guide by beam search, as Magenta's event models offer it.
+
+    Each of the ``beam_size`` sequences kept per output is extended ``branch_factor`` times by
+    ``steps_per_iteration`` sampled (guided) steps, and the ``beam_size`` best of the results
+    are kept, scored by the model's log-likelihood (of the allowed ids) plus
+    ``harmony_weight`` nats per chord tone (the chord-tone count of the guide). Returns the
+    best sequence of each output."""
+    if beam_size < 1 or branch_factor < 1 or steps_per_iteration < 1:
+        raise ValueError("beam_size, branch_factor and steps_per_iteration must be >= 1")
+    outputs = len(guides)
+    _check_args(outputs, length, sampler.n_values, temperature, top_k, None)
+    rng = np.random.default_rng(_seed_pair(seed))
+    state = tf.nest.map_structure(lambda s: tf.convert_to_tensor(s, tf.float32), initial_state)
+    state, x = _warm(sampler, state, None if primer is None else np.asarray(primer, np.int32), outputs)
+    # Rows: (output, beam); start with one beam per output.
+    owner = np.arange(outputs)
+    rows_guides = list(guides)
+    ids: list[list[int]] = [[] for _ in range(outputs)]
+    loglik = np.zeros(outputs)
+    state = tf.nest.map_structure(np.asarray, state)
+
+    def rows(state, index):
+        return tf.nest.map_structure(lambda s: s[index], state)
+
+    done_steps = 0
+    while done_steps < length and not all(g.finished() for g in rows_guides):
+        # Branch: every beam row repeated branch_factor times.
+        pick = np.repeat(np.arange(len(owner)), branch_factor)
+        owner, loglik, x = owner[pick], loglik[pick], x[pick]
+        rows_guides = [rows_guides[i].copy() for i in pick]
+        ids = [list(ids[i]) for i in pick]
+        state = rows(state, pick)
+        for _ in range(min(steps_per_iteration, length - done_steps)):
+            logits, new_state = sampler.compiled_step(tf.constant(x, tf.int32),
+                                                      tf.nest.map_structure(tf.constant, state))
+            masked = _masked(np.asarray(logits, np.float64), rows_guides)
+            chosen = _pick(masked, rng, temperature, top_k, False)
+            step_loglik = _log_softmax(masked)[np.arange(len(chosen)), chosen]
+            live = np.array([not g.finished() for g in rows_guides])
+            loglik = loglik + np.where(live, step_loglik, 0.0)
+            for i in np.flatnonzero(live):
+                rows_guides[i].advance(int(chosen[i]))
+                ids[i].append(int(chosen[i]))
+            state = tf.nest.map_structure(  # finished rows keep their state
+                lambda n, s: np.where(live.reshape((-1,) + (1,) * (s.ndim - 1)), np.asarray(n), s), new_state, state)
+            x = np.where(live, chosen, x).astype(np.int32)
+            done_steps += 1
+        # Prune: the beam_size best rows of each output.
+        score = loglik + harmony_weight * np.array([g.chord_tones for g in rows_guides])
+        keep = np.concatenate([np.flatnonzero(owner == o)[np.argsort(-score[owner == o], kind="stable")[:beam_size]]
+                               for o in range(outputs)])
+        owner, loglik, x = owner[keep], loglik[keep], x[keep]
+        rows_guides = [rows_guides[i] for i in keep]
+        ids = [ids[i] for i in keep]
+        state = rows(state, keep)
+    score = loglik + harmony_weight * np.array([g.chord_tones for g in rows_guides])
+    best = [np.flatnonzero(owner == o)[np.argmax(score[owner == o])] for o in range(outputs)]
+    return [ids[i] for i in best]
