@@ -7,16 +7,19 @@ written as MIDI with melody, chords and bass by ``jazzlstm.music.midi.write_midi
 lead sheets (melody and chord symbols, written the same way). Whole files
 are held out (``--heldout``, default 10%, the same files for every encoding); the rest trains.
 
-For each encoding (grammar, notes): ``jazzlstm.train`` on the training files (``--n-a`` units,
-``--epochs`` epochs, the defaults otherwise: windows of 30, batch 32, Adam 0.01, its own 10% of
-the training files for choosing the best epoch), then ``jazzlstm.evaluate`` against the held-out
+For each encoding (``--encodings``, default all four): ``jazzlstm.train`` on the training files
+(``--epochs`` epochs, the defaults otherwise: windows of 30, the encoding's window stride, batch
+32, Adam 0.01, its own 10% of the training files for choosing the best epoch) at one parameter
+budget (``--params``: the LSTM units of each encoding are chosen so that its weights number
+about that many, whatever its vocabulary; or ``--n-a`` units for all), then ``jazzlstm.evaluate`` against the held-out
 files with the training files as training set: the model's held-out bits per note beside the
 uniform, unigram and Kneser-Ney (n = 2..5) baselines fitted on the same training files, on the
 same tokens, the out-of-vocabulary rate, the music metrics' overlap of ``--samples`` generated
 pieces with the held-out pieces (and the held-out against the training pieces, as a yardstick),
-and memorization. Progress on stderr; one JSON object on stdout.
+and memorization; with ``--beam N``, the sampled pieces again by beam search (``--harmony-weight``)
+through the same report. Progress on stderr; one JSON object on stdout.
 
-Run: python benchmarks/bench_quality.py [--chorales 100] [--tunes 150] [--epochs 5] [--n-a 64]
+Run: python benchmarks/bench_quality.py [--chorales 100] [--tunes 150] [--epochs 5] [--params 60000]
 """
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ENCODINGS = ("grammar", "notes")
+ENCODINGS = ("grammar", "grammar-events", "notes", "note-events")
 
 
 def log(message: str) -> None:
@@ -108,6 +111,30 @@ def split_files(source: Path, train: Path, heldout: Path, share: float, seed: in
     return len(files) - cut, cut
 
 
+def parameter_count(n_values: int, n_a: int) -> int:
+    """Weights of the jazz LSTM: the LSTM's four gates over [input, state] plus the softmax layer."""
+    return 4 * (n_a * (n_values + n_a) + n_a) + n_a * n_values + n_values
+
+
+def units_for(n_values: int, budget: int) -> int:
+    """The most LSTM units whose model stays within ``budget`` weights (at least 8)."""
+    n_a = 8
+    while parameter_count(n_values, n_a + 1) <= budget:
+        n_a += 1
+    return n_a
+
+
+def generated_summary(report: dict) -> dict:
+    """What beam search is judged on: overlap with held-out pieces, chord tones, copying."""
+    ours = report["comparison"]["generated_vs_reference"]
+    sets = report["metrics"]["sets"]
+    return {"generated_vs_heldout_mean_overlap": ours["mean_overlap_a"],
+            "chord_tone_ratio": {"generated": sets["generated"]["chord_tone_ratio"]["mean"],
+                                 "heldout": sets["reference"]["chord_tone_ratio"]["mean"]},
+            "memorization": {k: report["memorization"]["summary"][k]
+                             for k in ("share_8", "share_16", "pieces_with_copy_over_2_bars")}}
+
+
 def summarize(report: dict, run, seconds: float) -> dict:
     likelihood = report["likelihood"]
     baselines = likelihood["baselines"]
@@ -119,7 +146,10 @@ def summarize(report: dict, run, seconds: float) -> dict:
     val_bpn = history.get("val_bits_per_note")
     return {
         "train": {"seconds": round(seconds, 1), "epochs": len(history.get("loss", [])), "best_epoch": best_epoch,
-                  "vocabulary": len(run.vocab),
+                  "seconds_per_epoch": round(seconds / max(1, len(history.get("loss", []))), 1),
+                  "vocabulary": len(run.vocab), "n_a": run.model.n_a,
+                  "parameters": parameter_count(len(run.vocab), run.model.n_a),
+                  "stride": run.train_config.stride,
                   "val_bits_per_note": val_bpn[best_epoch - 1] if val_bpn and best_epoch else None},
         "heldout_bits_per_note": {
             "model": likelihood["model"]["bits_per_note"],
@@ -135,6 +165,7 @@ def summarize(report: dict, run, seconds: float) -> dict:
             "kneser_ney_best": best["bits_per_token"],
         },
         "oov_rate": likelihood["oov_rate"],
+        "chord_tone_ratio": generated_summary(report)["chord_tone_ratio"],
         "ngram_oov_rate": baselines["oov_rate"],
         "scored_tokens": likelihood["scored_tokens"],
         "notes": likelihood["notes"],
@@ -157,7 +188,11 @@ def main() -> None:
     parser.add_argument("--tunes", type=int, default=150, help="fiddle tunes to use")
     parser.add_argument("--heldout", type=float, default=0.1, help="share of the files held out")
     parser.add_argument("--epochs", type=int, default=5, help="training epochs per encoding")
-    parser.add_argument("--n-a", type=int, default=64, help="LSTM units")
+    parser.add_argument("--n-a", type=int, default=64, help="LSTM units (without --params)")
+    parser.add_argument("--params", type=int, default=None, help="parameter budget: units chosen per encoding")
+    parser.add_argument("--encodings", default=",".join(ENCODINGS), help="comma-separated encodings to compare")
+    parser.add_argument("--beam", type=int, default=0, help="also evaluate beam search of this width (0: not)")
+    parser.add_argument("--harmony-weight", type=float, default=1.0, help="beam search's harmony weight")
     parser.add_argument("--samples", type=int, default=32, help="pieces generated per encoding")
     parser.add_argument("--bars", type=int, default=16, help="bars per generated piece")
     parser.add_argument("--seed", type=int, default=0)
@@ -183,19 +218,31 @@ def main() -> None:
             f"({time.perf_counter() - started:.0f} s)")
         results = {"corpus": {"chorales": chorales, "tunes": tunes, "lead_sheets": lead_sheets, "train_files": n_train,
                               "heldout_files": n_heldout},
-                   "settings": {"n_a": args.n_a, "epochs": args.epochs, "samples": args.samples, "bars": args.bars,
-                                "seed": args.seed}}
-        for encoding in ENCODINGS:
-            log(f"{encoding}: training ({args.epochs} epochs, {args.n_a} units)")
+                   "settings": {"n_a": args.n_a, "params": args.params, "epochs": args.epochs,
+                                "samples": args.samples, "bars": args.bars, "seed": args.seed}}
+        for encoding in args.encodings.split(","):
+            corpus = api.load_corpus(root / "train", encoding=encoding, workers=2)
+            n_values = len({t for seq in corpus.sequences for t in seq})
+            n_a = units_for(n_values, args.params) if args.params else args.n_a
+            log(f"{encoding}: training ({args.epochs} epochs, {n_a} units, vocabulary {n_values})")
             clock = time.perf_counter()
             with contextlib.redirect_stdout(sys.stderr):  # Keras's epoch lines: stdout is for the JSON
-                run = api.train(root / "train", root / f"run-{encoding}", encoding=encoding, n_a=args.n_a,
-                                epochs=args.epochs, seed=args.seed, force=True, verbose=2, workers=2)
+                run = api.train(None, root / f"run-{encoding}", corpus=corpus, n_a=n_a,
+                                epochs=args.epochs, seed=args.seed, force=True, verbose=2)
             seconds = time.perf_counter() - clock
             log(f"{encoding}: evaluating against {n_heldout} held-out files")
             report = api.evaluate(run, root / "heldout", root / f"evaluation-{encoding}", force=True, verbose=True,
                                   n=args.samples, bars=args.bars, seed=args.seed, training=str(root / "train"))
             results[encoding] = summarize(report, run, seconds)
+            if args.beam > 1:
+                log(f"{encoding}: beam search of {args.beam}, harmony weight {args.harmony_weight}")
+                beamed = api.evaluate(run, root / "heldout", root / f"evaluation-{encoding}-beam", force=True,
+                                      verbose=True, n=args.samples, bars=args.bars, seed=args.seed,
+                                      training=str(root / "train"), beam=args.beam,
+                                      harmony_weight=args.harmony_weight)
+                results[encoding]["beam_search"] = {"width": args.beam, "harmony_weight": args.harmony_weight,
+                                                    "sampled": generated_summary(report),
+                                                    "beam_search": generated_summary(beamed)}
             log(f"{encoding}: done ({time.perf_counter() - started:.0f} s so far)")
         results["seconds"] = round(time.perf_counter() - started, 1)
         print(json.dumps(results, indent=1))

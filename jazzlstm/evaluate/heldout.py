@@ -10,7 +10,10 @@ every model is scored on the very same tokens.
 **What is scored.** Tokens 2..T of each sequence, each given the tokens before it; the first
 token only conditions (the LSTM starts from its zero state as in training, see
 :func:`jazzlstm.model.likelihood.token_bits`; the n-gram models see it as context after the
-``<s>`` padding). Sequences of fewer than two tokens score nothing.
+``<s>`` padding). Sequences of fewer than two tokens score nothing. Tokens an encoding marks
+as given (:meth:`~jazzlstm.tokens.base.MusicTokenizer.is_given`: the bar lines and chord
+changes of the event encodings, which generation writes from the progression) are context
+for every model and scored for none: the figure is the melody's bits given its chords.
 
 **Units.** Bits per token depend on the encoding (a grammar token and a note token carry
 different information), so the headline unit is **bits per note**: the bits of a sequence
@@ -119,12 +122,14 @@ def heldout_tokens(tokenizer: MusicTokenizer, vocab: Vocabulary, scores: Sequenc
     return result
 
 
-def conditional_bits(model: LanguageModel, sequence: Sequence) -> float:
+def conditional_bits(model: LanguageModel, sequence: Sequence, predicted: Sequence[bool] | None = None) -> float:
     """Bits of tokens 2..T of ``sequence`` under an n-gram model, each given the tokens before
-    it (the first token is context only)."""
+    it (the first token is context only; so is token i + 1 where ``predicted[i]`` is False)."""
     width = model.order - 1
     total = 0.0
     for i in range(1, len(sequence)):
+        if predicted is not None and not predicted[i - 1]:
+            continue
         context = sequence[max(0, i - width): i] if width else ()
         total -= math.log2(model.prob(sequence[i], context))
     return total
@@ -149,7 +154,7 @@ def heldout_likelihood(model_bits: ModelBits | None, vocab: Vocabulary, tokenize
     say = progress or (lambda message: None)
     held = heldout_tokens(tokenizer, vocab, reference, reference_names)
     scored = held.scored
-    tokens = sum(len(s) - 1 for s in scored)
+    tokens = sum(sum(tokenizer.predicted(s)) for s in scored)
     notes = sum(tokenizer.count_notes(s) for s in scored)
     section: dict = {
         "reference_pieces": len(reference),
@@ -167,7 +172,8 @@ def heldout_likelihood(model_bits: ModelBits | None, vocab: Vocabulary, tokenize
         section["note"] = "no reference sequence has two tokens in the model's vocabulary: nothing to score"
     if model_bits is not None:
         say(f"scoring {len(scored)} reference sequence(s) ({tokens} tokens) with the model")
-        bits = sum(float(np.sum(model_bits(vocab.encode(s)))) for s in scored)
+        bits = sum(float(np.sum(np.asarray(model_bits(vocab.encode(s)))[np.asarray(tokenizer.predicted(s), bool)]))
+                   for s in scored)
         section["model"] = _rates(bits, tokens, notes)
     section["baselines"] = _baselines(scored, tokens, notes, tokenizer, training, training_names, orders, say)
     return section
@@ -186,16 +192,18 @@ def _baselines(scored: list[list[str]], tokens: int, notes: int, tokenizer: Musi
     say(f"fitting n-gram baselines on {len(sequences)} training sequence(s) "
         f"({sum(len(s) for s in sequences)} tokens)")
     return {"training_pieces": len(training),
-            **baseline_rates(sequences, scored, tokens, notes, orders),
+            **baseline_rates(sequences, scored, tokens, notes, orders, tokenizer),
             "skipped": [{"piece": name, "reason": why} for name, why in skipped]}
 
 
 def baseline_rates(sequences: Sequence[Sequence[str]], scored: Sequence[Sequence[str]], tokens: int, notes: int,
-                   orders: Sequence[int] = KN_ORDERS) -> dict:
+                   orders: Sequence[int] = KN_ORDERS, tokenizer: MusicTokenizer | None = None) -> dict:
     """Uniform, unigram and Kneser-Ney models fitted on ``sequences``, scored on tokens 2..T of
-    ``scored`` (``tokens`` of them, over ``notes`` melody notes), and the OOV rate of those tokens."""
+    ``scored`` (``tokens`` of them, over ``notes`` melody notes; with a ``tokenizer``, its given
+    tokens are not scored), and the OOV rate of the scored tokens."""
     uniform = UniformModel(sequences)
-    predicted = [t for s in scored for t in s[1:]]
+    masks = [tokenizer.predicted(s) if tokenizer is not None else None for s in scored]
+    predicted = [t for s, mask in zip(scored, masks) for t, m in zip(s[1:], mask or [True] * len(s)) if m]
     out: dict = {
         "available": True,
         "training_sequences": len(sequences),
@@ -205,7 +213,7 @@ def baseline_rates(sequences: Sequence[Sequence[str]], scored: Sequence[Sequence
     }
 
     def rates(model: LanguageModel) -> dict:
-        return _rates(sum(conditional_bits(model, s) for s in scored), tokens, notes)
+        return _rates(sum(conditional_bits(model, s, mask) for s, mask in zip(scored, masks)), tokens, notes)
 
     out["uniform"] = rates(uniform)
     out["unigram"] = rates(UnigramModel(sequences))

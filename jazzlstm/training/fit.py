@@ -79,9 +79,10 @@ def prepare_windows(sequences: Sequence[Sequence[int]], tx: int, train_config: T
         train = Windows(*sample_windows([sequences[i] for i in train_idx], tx))
         val = Windows(*sample_windows([sequences[i] for i in val_idx], tx))
     else:
-        train = Windows(corpus_windows([sequences[i] for i in train_idx], tx, train_config.stride),
+        stride = train_config.stride or 1
+        train = Windows(corpus_windows([sequences[i] for i in train_idx], tx, stride),
                         tokens_per_note=_tokens_per_note(sequences, notes, train_idx))
-        val = Windows(corpus_windows([sequences[i] for i in val_idx], tx, train_config.stride),
+        val = Windows(corpus_windows([sequences[i] for i in val_idx], tx, stride),
                       tokens_per_note=_tokens_per_note(sequences, notes, val_idx))
     if len(train) == 0:
         raise JazzLSTMError(f"not enough tokens to train: need at least {tx + 1} per file")
@@ -114,14 +115,16 @@ def validation_baselines(jazz, vocab: Vocabulary, tokenizer: MusicTokenizer, seq
     scored = [list(sequences[i]) for i in val_idx if len(sequences[i]) >= 2]
     if not scored:
         return None
-    tokens = sum(len(s) - 1 for s in scored)
+    tokens = sum(sum(tokenizer.predicted(s)) for s in scored)
     notes = sum(tokenizer.count_notes(s) for s in scored)
-    bits = sum(float(token_bits(jazz, vocab.encode(s)).sum()) for s in scored)
+    bits = sum(float(token_bits(jazz, vocab.encode(s))[np.asarray(tokenizer.predicted(s), bool)].sum())
+               for s in scored)
     return {"split": "validation files", "validation_sequences": len(scored), "scored_tokens": tokens,
             "notes": notes,
             "model": {"bits_per_note": bits / notes if notes else None, "bits_per_token": bits / tokens,
                       "total_bits": bits},
-            "baselines": baseline_rates([sequences[i] for i in train_idx], scored, tokens, notes)}
+            "baselines": baseline_rates([sequences[i] for i in train_idx], scored, tokens, notes,
+                                        tokenizer=tokenizer)}
 
 
 def _tokens_per_note(sequences: Sequence[Sequence[int]], notes: Sequence[int] | None,
@@ -344,6 +347,8 @@ def train_run(sequences: Sequence[Sequence[str]], out: str | Path, model_config:
     ids = [vocab.encode(seq) for seq in sequences]
     tokenizer = tokenizer_from_config(data_config.tokenizer_config())
     notes = [tokenizer.count_notes(seq) for seq in sequences] if isinstance(tokenizer, MusicTokenizer) else None
+    if train_config.stride is None and isinstance(tokenizer, MusicTokenizer):
+        train_config = replace(train_config, stride=tokenizer.window_stride)
     train, val = prepare_windows(ids, model_config.tx, train_config, data_config.layout, groups, notes)
     work = work_folder(out)
     job = fingerprint(to_dict(model_config), to_dict(train_config), to_dict(data_config), vocab.tokens, ids,
