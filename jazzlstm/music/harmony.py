@@ -219,17 +219,35 @@ def recognize_chord_codes(weights: np.ndarray, bass_pcs: np.ndarray, qualities: 
     row; the (root, quality) labels). ``bass_pcs`` holds -1 where no bass note is known."""
     weights = np.asarray(weights, dtype=float).reshape(-1, 12)
     empty = weights.sum(axis=1) <= 0
-    # Weights are snapped to the 12-step grid so that equal voicings score exactly equal.
-    vector = np.round(weights * 12) / 12
-    total = vector.sum(axis=1, keepdims=True)
-    matrix, labels, roots, sizes = _template_matrix(tuple(CHORD_TEMPLATES) if qualities is None else tuple(qualities))
-    inside = vector @ matrix.T
-    missing = (vector <= 0) @ matrix.T / sizes
-    score = inside - 0.6 * (total - inside) - 0.25 * total * missing + 0.1 * vector[:, roots]
-    bass = np.where(bass_pcs < 0, -1, bass_pcs % 12)[:, None]
-    score += 0.3 * total * (roots[None, :] == bass)
-    best = np.argmax(score - 1e-9 * np.arange(score.shape[1]), axis=1)  # first of equal scores wins
+    # Weights are snapped to the 12-step grid so that equal voicings score exactly equal:
+    # counted in twelfths they are whole numbers (k).
+    twelfths = np.round(weights * 12)
+    total = twelfths.sum(axis=1, keepdims=True)
+    bass = np.asarray(bass_pcs)
+    bass_row = np.zeros_like(twelfths)
+    known = np.flatnonzero(bass >= 0)
+    bass_row[known, bass[known] % 12] = total[known, 0]
+    features = np.concatenate((twelfths, total * (twelfths > 0), 24 * twelfths + 72 * bass_row), axis=1)
+    matrix, labels = _scoring_matrix(tuple(CHORD_TEMPLATES) if qualities is None else tuple(qualities))
+    best = np.argmax(features @ matrix, axis=1)  # the first of equal scores: simpler chords first
     return np.where(empty, -1, best), labels
+
+
+@lru_cache(maxsize=64)
+def _scoring_matrix(qualities: tuple[str, ...]) -> tuple[np.ndarray, tuple[tuple[int, str], ...]]:
+    """The chord score as one matrix over (twelfths, total x present, 24 x twelfths + 72 x bass).
+
+    With weights w in twelfths (k = 12w), total t, per label the tones inside its template
+    i, the template tones present p of n, the root's weight r and b = 1 when the bass is the
+    root, the score inside - 0.6 (total - inside) - 0.25 total missing + 0.1 root + 0.3 total
+    bass is, times 2880, 384 i + (60 / n) t p + 24 r + 72 t b - 204 t: whole numbers (n is 3
+    or 4), so it is computed exactly, and -204 t, the same for every label, is left out.
+    """
+    templates, labels, roots, sizes = _template_matrix(qualities)
+    if any(60 % n for n in sizes.astype(int)):
+        raise ValueError("a chord template of other than 1-6 tones: its score needs another whole-number scale")
+    root_of = (roots[None, :] == np.arange(12)[:, None]).astype(float)
+    return np.concatenate((384 * templates.T, templates.T * (60 / sizes), root_of)), labels
 
 
 # Krumhansl-Kessler key profiles, used to transpose material to a common key.

@@ -45,6 +45,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pretty_midi
@@ -159,19 +160,42 @@ def split_chunks(data: bytes) -> tuple[int, list[bytes]]:
     return division, chunks
 
 
+class _Part(NamedTuple):
+    """The notes of one instrument of a track chunk (one channel, one program), in ticks, as read."""
+
+    name: str
+    program: int
+    is_drum: bool
+    start: np.ndarray
+    duration: np.ndarray
+    """0 for a note-on and note-off on one tick: no note (dropped)."""
+    pitch: np.ndarray
+    velocity: np.ndarray
+
+
 @dataclass
 class _Chunk:
     """What one track chunk holds, in ticks."""
 
-    parts: list[tuple[str, int, bool, np.ndarray]] = field(default_factory=list)
-    """(track name, program, is_drum, notes as rows of start tick, end tick, pitch, velocity),
-    ordered as pretty_midi made instruments: by first note-off."""
+    raw: list[_Part] = field(default_factory=list)
+    """Its instruments in the parser's order (channel, then program); empty ones included."""
     tempos: list[tuple[int, int]] = field(default_factory=list)
     """(tick, microseconds per quarter note), in file order."""
     meters: list[tuple[int, int, int]] = field(default_factory=list)
     """(tick, numerator, denominator as a power of 2), in file order."""
     ignored: list[str] = field(default_factory=list)
     """Tempo and time-signature events too short to read, one line each."""
+
+    @property
+    def parts(self) -> list[tuple[str, int, bool, np.ndarray]]:
+        """(track name, program, is_drum, notes as rows of start tick, end tick, pitch, velocity),
+        ordered as pretty_midi made instruments: by first note-off."""
+        parts = []
+        for part in self.raw:
+            start = part.start.astype(np.int64)
+            notes = np.column_stack((start, start + part.duration, part.pitch, part.velocity)).astype(np.int64)
+            parts.append((part.name, part.program, part.is_drum, notes[part.duration > 0]))
+        return _ordered(parts)
 
 
 def _ordered(parts: list[tuple[str, int, bool, np.ndarray]]) -> list[tuple[str, int, bool, np.ndarray]]:
@@ -205,23 +229,19 @@ def _symusic_chunk(header: bytes, chunk: bytes) -> _Chunk | None:
     """One track chunk read by symusic; None when symusic cannot read it faithfully."""
     if not _symusic_reads_faithfully(chunk):
         return None
-    import symusic
-
     try:
-        score = symusic.Score.from_midi(header + chunk)
+        score = _symusic_parse(header + chunk)
     except Exception:  # symusic refuses: data bytes above 127, bad pitch bends, broken events
         return None
-    parts = []
+    content = _Chunk()
     for track in score.tracks:  # in (channel, program) order within the chunk
         arrays = track.notes.numpy()
-        start, duration = arrays["time"], arrays["duration"]
-        if len(start) and (start.min() < 0 or duration.min() < 0):
+        content.raw.append(_Part(track.name, int(track.program), bool(track.is_drum), arrays["time"],
+                                 arrays["duration"], arrays["pitch"], arrays["velocity"]))
+    if content.raw:
+        times = np.concatenate([column for part in content.raw for column in (part.start, part.duration)])
+        if len(times) and times.min() < 0:
             return None  # times past 2**31 ticks wrapped around: mido counts them exactly
-        notes = np.column_stack((start, start.astype(np.int64) + duration, arrays["pitch"], arrays["velocity"]))
-        sounding = duration > 0  # a note-on and note-off on one tick is no note
-        parts.append((track.name, int(track.program), bool(track.is_drum),
-                      notes.astype(np.int64, copy=False) if sounding.all() else notes[sounding].astype(np.int64)))
-    content = _Chunk(_ordered(parts))
     if len(score.tempos):
         tempos = score.tempos.numpy()
         content.tempos = list(zip(tempos["time"].tolist(), tempos["mspq"].tolist()))
@@ -233,6 +253,17 @@ def _symusic_chunk(header: bytes, chunk: bytes) -> _Chunk | None:
     if any(tick < 0 for tick, *_ in content.tempos + content.meters):
         return None
     return content
+
+
+def _symusic_parse(data: bytes):
+    """symusic's Score (in ticks) of a one-track MIDI file, by its core class when it has one
+    (the factory's dispatch costs as much as parsing a small chunk)."""
+    global _symusic_parse
+    import symusic
+
+    core = getattr(getattr(symusic, "core", None), "ScoreTick", None)
+    _symusic_parse = core.from_midi if core is not None and hasattr(core, "from_midi") else symusic.Score.from_midi
+    return _symusic_parse(data)
 
 
 _META_LOCK = threading.Lock()
@@ -320,8 +351,9 @@ def _mido_chunk(header: bytes, chunk: bytes, number: int) -> _Chunk:
                                   f"at beat {_beat_text(tick / tpq)}")
     if tick > _MAX_TICK:  # beyond any piece, and beyond what the arrays below can hold
         raise _Unreadable(f"too long (track chunk {number} runs to tick {tick:.3g})")
-    result.parts = _ordered([(name, program, channel == 9, np.array(notes, dtype=np.int64).reshape(-1, 4))
-                             for (channel, program), notes in sorted(parts.items())])
+    for (channel, program), notes in sorted(parts.items()):
+        rows = np.array(notes, dtype=np.int64).reshape(-1, 4)
+        result.raw.append(_Part(name, program, channel == 9, rows[:, 0], rows[:, 1] - rows[:, 0], rows[:, 2], rows[:, 3]))
     return result
 
 
@@ -401,30 +433,58 @@ def _tempo_changes(tempos: list[tuple[int, int]], tpq: int, ignored: list[str]) 
 
 def midi_tracks(chunks: list[_Chunk], tpq: int, path: str) -> list[Track]:
     """Every instrument as a Track in quantized beats: a note under one step gets one step, a
-    note over MAX_NOTE_BEATS is cut to it; a piece past MAX_PIECE_BEATS is refused."""
-    parts = [part for chunk in chunks for part in chunk.parts]
-    if not parts:
+    note over MAX_NOTE_BEATS is cut to it; a piece past MAX_PIECE_BEATS is refused.
+
+    All the file's notes are handled as one array: instruments in the order pretty_midi
+    made them (track chunk by track chunk, within one by first note-off), each instrument's
+    notes sorted as Notes sort.
+    """
+    raw = [(number, part) for number, chunk in enumerate(chunks) for part in chunk.raw]
+    if not raw:
         return []
-    if len(parts) > MAX_INSTRUMENTS:
-        raise InputFileError(path, f"too many instruments ({len(parts):,}; the limit is {MAX_INSTRUMENTS:,})")
-    last_start = max(int(notes[:, 0].max()) for *_, notes in parts)
+    sizes = [len(part.start) for _, part in raw]
+    start, duration, pitch, velocity = (np.concatenate(columns).astype(np.int64, copy=False)
+                                        for columns in zip(*((p.start, p.duration, p.pitch, p.velocity) for _, p in raw)))
+    owner = np.repeat(np.arange(len(raw)), sizes)
+    sounding = duration > 0  # a note-on and note-off on one tick is no note
+    if not sounding.all():
+        start, duration, pitch, velocity, owner = (a[sounding] for a in (start, duration, pitch, velocity, owner))
+    counts = np.bincount(owner, minlength=len(raw))
+    filled = np.flatnonzero(counts)
+    if not len(filled):
+        return []
+    if len(filled) > MAX_INSTRUMENTS:
+        raise InputFileError(path, f"too many instruments ({len(filled):,}; the limit is {MAX_INSTRUMENTS:,})")
+    end = start + duration
+    first_off = np.minimum.reduceat(end, (np.cumsum(counts) - counts)[filled]).tolist()
+    chunk_of = [raw[i][0] for i in filled.tolist()]
+    order = sorted(range(len(filled)), key=lambda k: (chunk_of[k], first_off[k], k))
+    instruments = filled[order]
+    last_start = int(start.max())
     limit = f"the limit is {MAX_PIECE_BEATS:,} beats"
     if last_start > MAX_PIECE_BEATS * tpq:  # before any arithmetic in proportion to the ticks
         raise InputFileError(path, f"too long (a note starts at beat {_beat_text(last_start / tpq)}; {limit})")
+    # A note-off beyond the longest note moves in (so no product of ticks overflows).
+    on = ticks_to_steps(start, tpq)
+    off = ticks_to_steps(np.minimum(end, start + (MAX_NOTE_BEATS + 1) * tpq), tpq)
+    lengths = np.clip(off - on, 1, MAX_NOTE_BEATS * STEPS_PER_BEAT)
+    rank = np.empty(len(raw), dtype=np.int64)
+    rank[instruments] = np.arange(len(instruments))
+    rows = np.lexsort((velocity, pitch, lengths, on, rank[owner]))
+    on, lengths, pitch, velocity = on[rows], lengths[rows], pitch[rows], velocity[rows]
+    bounds = np.cumsum(counts[instruments]) - counts[instruments]
+    stops = np.maximum.reduceat(on + lengths, bounds)
+    too_long = np.flatnonzero(stops > MAX_PIECE_BEATS * STEPS_PER_BEAT)
+    if len(too_long):  # named by the first instrument that runs too long
+        beat = int(stops[too_long[0]]) / STEPS_PER_BEAT
+        raise InputFileError(path, f"too long (notes run to beat {_beat_text(beat)}; {limit})")
+    table = np.column_stack((on / STEPS_PER_BEAT, lengths / STEPS_PER_BEAT, pitch, velocity)).astype(float)
     tracks = []
-    for index, (name, program, is_drum, notes) in enumerate(parts):
-        # A note-off beyond the longest note moves in (so no product of ticks overflows).
-        ends = np.minimum(notes[:, 1], notes[:, 0] + (MAX_NOTE_BEATS + 1) * tpq)
-        steps = ticks_to_steps(np.stack([notes[:, 0], ends], axis=1), tpq)
-        lengths = np.clip(steps[:, 1] - steps[:, 0], 1, MAX_NOTE_BEATS * STEPS_PER_BEAT)
-        end = int((steps[:, 0] + lengths).max())
-        if end > MAX_PIECE_BEATS * STEPS_PER_BEAT:
-            raise InputFileError(path, f"too long (notes run to beat {_beat_text(end / STEPS_PER_BEAT)}; {limit})")
-        track_notes = tuple(sorted(map(Note._make, zip((steps[:, 0] / STEPS_PER_BEAT).tolist(),
-                                                       (lengths / STEPS_PER_BEAT).tolist(),
-                                                       notes[:, 2].tolist(), notes[:, 3].tolist()))))
-        name = name.strip() or ("Drums" if is_drum else pretty_midi.program_to_instrument_name(program))
-        tracks.append(Track(index, name, program, is_drum, track_notes))
+    for index, (part_number, first, n) in enumerate(zip(instruments.tolist(), bounds.tolist(),
+                                                        counts[instruments].tolist())):
+        _, part = raw[part_number]
+        name = part.name.strip() or ("Drums" if part.is_drum else pretty_midi.program_to_instrument_name(part.program))
+        tracks.append(Track(index, name, part.program, part.is_drum, table=table[first:first + n]))
     return tracks
 
 
