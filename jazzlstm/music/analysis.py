@@ -14,10 +14,10 @@ from typing import Sequence
 import numpy as np
 
 from jazzlstm.errors import InputFileError
-from jazzlstm.music.chords import melody_chords, segment_bounds, sort_table, table_timeline
+from jazzlstm.music.chords import chord_segments, melody_chords, sort_table, table_timeline
 from jazzlstm.music.melody import (ALL_MELODIES, choose_melody_track, is_bass, melodic_lines, skyline_table,
                                    table_notes)
-from jazzlstm.music.score import Note, Score, TimeSignature, bar_line_array
+from jazzlstm.music.score import Note, Score, TimeSignature, bar_starts
 
 
 class Track:
@@ -71,7 +71,8 @@ def score_from_tracks(tracks: Sequence[Track], time_signatures: Sequence[TimeSig
     if not pitched:
         raise InputFileError(path, "empty (no notes)")
     tables = [t.table for t in pitched]
-    piece_end = max(float((t[:, 0] + t[:, 1]).max()) for t in tables)
+    every = np.concatenate(tables) if len(tables) > 1 else tables[0]
+    piece_end = float(np.maximum.reduce(every[:, 0] + every[:, 1]))
     position, reason, stats = choose_melody_track(pitched, melody_track, path, piece_end)
     melody_source = pitched[position]
     top = skyline_table(melody_source.given_table)
@@ -94,12 +95,13 @@ def score_from_tracks(tracks: Sequence[Track], time_signatures: Sequence[TimeSig
     if not any(len(t) for t in accompaniment):  # a bass line alone still outlines the harmony
         accompaniment, bass = bass, []
     sigs = tuple(sorted(time_signatures, key=lambda s: s.start)) or (TimeSignature(0.0),)
-    bar_lines = bar_line_array(sigs, piece_end)
-    seg_start, seg_stop = segment_bounds(bar_lines, sigs, piece_end)
-    chords = table_timeline(_joined(accompaniment), seg_start, seg_stop, bass_line=_joined(bass), bar_lines=bar_lines)
+    bar_lines = bar_starts(sigs, piece_end)
+    seg_start, seg_stop = np.array(chord_segments(bar_lines, sigs, piece_end)).T
+    chords = table_timeline(_joined(accompaniment), seg_start, seg_stop, bass_line=_joined(bass),
+                            bar_lines=np.array(bar_lines))
     chord_source = "accompaniment"
     if not chords:
-        chords = melody_chords(melody, bar_lines.tolist(), piece_end)
+        chords = melody_chords(melody, bar_lines, piece_end)
         chord_source = "inferred from the melody (no accompaniment)"
     details = dict(info or {})
     if melody_track == ALL_MELODIES:
@@ -119,7 +121,7 @@ def score_from_tracks(tracks: Sequence[Track], time_signatures: Sequence[TimeSig
 
 def _in_line(table: np.ndarray, line: np.ndarray) -> np.ndarray:
     """Which rows of ``table`` share onset and pitch with a note of ``line`` (one note per onset, sorted)."""
-    at = np.minimum(np.searchsorted(line[:, 0], table[:, 0]), len(line) - 1)
+    at = np.minimum(line[:, 0].searchsorted(table[:, 0]), len(line) - 1)
     return (line[at, 0] == table[:, 0]) & (line[at, 2] == table[:, 2])
 
 

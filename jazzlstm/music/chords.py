@@ -1,6 +1,8 @@
 """Chord timelines: recognized from accompanying notes, or inferred from a melody alone."""
 from __future__ import annotations
 
+import bisect
+import itertools
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -15,26 +17,19 @@ _STEP = 1.0 / STEPS_PER_BEAT
 def chord_segments(bar_lines: Sequence[float], time_signatures: Sequence[TimeSignature],
                    end: float) -> list[tuple[float, float]]:
     """Half-bar segments (whole bars in odd meters such as 3/4), covering 0..end."""
-    starts, stops = segment_bounds(np.asarray(bar_lines, dtype=float), time_signatures, end)
-    return list(zip(starts.tolist(), stops.tolist()))
-
-
-def segment_bounds(bar_lines: np.ndarray, time_signatures: Sequence[TimeSignature], end: float
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`chord_segments` as two arrays: the segments' starts and stops."""
-    if not len(bar_lines):
-        return np.zeros(0), np.zeros(0)
     sigs = sorted(time_signatures, key=lambda t: t.start)
-    stops = np.append(bar_lines[1:], max(end, float(bar_lines[-1]) + _STEP))
-    # The signature in force at each bar line: the last one starting by then (else the first).
-    in_force = np.maximum(np.searchsorted([s.start for s in sigs], bar_lines + 1e-9, side="right") - 1, 0)
-    even = np.array([s.numerator % 2 == 0 for s in sigs])[in_force]
-    halved = even & (stops - bar_lines >= 2.0 - 1e-9)
-    middles = np.round((bar_lines + (stops - bar_lines) / 2) * STEPS_PER_BEAT) / STEPS_PER_BEAT
-    # Each bar gives its start, and its middle when it is halved: the segments' starts.
-    starts = np.column_stack((bar_lines, middles))[np.column_stack((np.ones(len(bar_lines), bool), halved))]
-    seg_stops = np.column_stack((middles, stops))[np.column_stack((halved, np.ones(len(bar_lines), bool)))]
-    return starts, seg_stops
+    sig_starts = [s.start for s in sigs]
+    segments = []
+    for i, start in enumerate(bar_lines):
+        stop = bar_lines[i + 1] if i + 1 < len(bar_lines) else max(end, start + _STEP)
+        # The signature in force: the last one starting by then (else the first).
+        sig = sigs[max(bisect.bisect_right(sig_starts, start + 1e-9) - 1, 0)]
+        if sig.numerator % 2 == 0 and stop - start >= 2.0 - 1e-9:
+            middle = round((start + (stop - start) / 2) * STEPS_PER_BEAT) / STEPS_PER_BEAT  # quantize(), inlined
+            segments += [(start, middle), (middle, stop)]
+        else:
+            segments.append((start, stop))
+    return segments
 
 
 def note_table(notes: Iterable[Note]) -> np.ndarray:
@@ -77,14 +72,15 @@ def table_timeline(ordered: np.ndarray, seg_start: np.ndarray, seg_stop: np.ndar
                    qualities: Sequence[str] | None = None, bass_line: np.ndarray | None = None,
                    bar_lines: np.ndarray | None = None) -> tuple[Chord, ...]:
     """:func:`chord_timeline` on sorted note tables (see :func:`note_table`) and segment arrays."""
-    if not len(seg_start):
-        return ()
     n_segments = len(seg_start)
-    weights = np.zeros((n_segments, 12))
+    if not n_segments:
+        return ()
     note_idx, seg_idx = _note_segment_pairs(ordered, seg_start, seg_stop)
     starts, ends, pitches = ordered[note_idx, 0], ordered[note_idx, 0] + ordered[note_idx, 1], ordered[note_idx, 2]
     overlap = np.minimum(ends, seg_stop[seg_idx]) - np.maximum(starts, seg_start[seg_idx])
-    np.add.at(weights, (seg_idx, pitches.astype(int) % 12), overlap)
+    # bincount adds each cell's weights in the pairs' order, as np.add.at does.
+    cells = seg_idx * 12 + pitches.astype(int) % 12
+    weights = np.bincount(cells, weights=overlap, minlength=n_segments * 12).reshape(n_segments, 12)
     comping = weights.copy()
     lowest = np.full(n_segments, 1000.0)
     np.minimum.at(lowest, seg_idx, pitches)
@@ -101,7 +97,7 @@ def table_timeline(ordered: np.ndarray, seg_start: np.ndarray, seg_stop: np.ndar
         walking = chosen < none
         pcs = bass_line[np.minimum(chosen, none - 1), 2].astype(int) % 12
         bass_pc = np.where(walking, pcs, bass_pc)
-        rows = np.flatnonzero(walking)
+        rows = walking.nonzero()[0]
         weights[rows, pcs[rows]] += 0.5 * (seg_stop[rows] - seg_start[rows])
     codes, labels = recognize_chord_codes(weights, bass_pc, qualities)
     if bar_lines is not None:
@@ -112,16 +108,29 @@ def table_timeline(ordered: np.ndarray, seg_start: np.ndarray, seg_stop: np.ndar
 def _hold_within_bars(codes: np.ndarray, seg_start: np.ndarray, comping: np.ndarray, bar_lines: np.ndarray
                       ) -> np.ndarray:
     """Carry a chord over a mid-bar segment whose comping pitch classes did not change."""
+    if len(codes) < 2:
+        return codes
     # A pitch class "sounds" when it has at least a tenth of the segment's strongest weight,
     # so a legato overhang of a few ticks does not count as a new tone.
     sounding = comping >= 0.1 * comping.max(axis=1, keepdims=True)
     sounding &= comping > 0
-    on_bar_line = np.isin(np.round(seg_start * STEPS_PER_BEAT), np.round(bar_lines * STEPS_PER_BEAT))
     held = np.zeros(len(codes), dtype=bool)
-    held[1:] = ~on_bar_line[1:] & sounding[1:].any(axis=1) & (sounding[1:] == sounding[:-1]).all(axis=1)
+    held[1:] = sounding[1:].any(axis=1) & (sounding[1:] == sounding[:-1]).all(axis=1)
+    if not held.any():
+        return codes
+    held &= ~_on_grid_points(seg_start, bar_lines)
     # A held segment takes the chord of the last segment before it that was not held.
     source = np.maximum.accumulate(np.where(held, 0, np.arange(len(codes))))
     return codes[source]
+
+
+def _on_grid_points(times: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Which ``times`` fall on the grid step of one of ``points``."""
+    steps = np.rint(times * STEPS_PER_BEAT)
+    marks = np.sort(np.rint(np.asarray(points, dtype=float) * STEPS_PER_BEAT))
+    if not len(marks):
+        return np.zeros(len(times), dtype=bool)
+    return marks[np.minimum(marks.searchsorted(steps), len(marks) - 1)] == steps
 
 
 def _note_segment_pairs(notes: np.ndarray, seg_start: np.ndarray, seg_stop: np.ndarray
@@ -129,12 +138,12 @@ def _note_segment_pairs(notes: np.ndarray, seg_start: np.ndarray, seg_stop: np.n
     """(note index, segment index) for every note (rows of start, duration, ...) and every
     sorted segment it sounds in for more than an instant."""
     starts, ends = notes[:, 0], notes[:, 0] + notes[:, 1]
-    first = np.searchsorted(seg_stop, starts + 1e-9, side="right")
-    last = np.searchsorted(seg_start, ends - 1e-9, side="left") - 1
+    first = seg_stop.searchsorted(starts + 1e-9, side="right")
+    last = seg_start.searchsorted(ends - 1e-9, side="left") - 1
     counts = np.maximum(last - first + 1, 0)
-    note_idx = np.repeat(np.arange(len(notes)), counts)
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    return note_idx, np.repeat(first, counts) + offsets
+    note_idx = np.arange(len(notes)).repeat(counts)
+    offsets = np.arange(len(note_idx)) - (np.add.accumulate(counts) - counts).repeat(counts)
+    return note_idx, first.repeat(counts) + offsets
 
 
 def _merge(segments: Sequence[tuple[float, float]], labels: Sequence[tuple[int, str] | None]) -> tuple[Chord, ...]:
@@ -148,18 +157,19 @@ def _merge(segments: Sequence[tuple[float, float]], labels: Sequence[tuple[int, 
 def _merge_codes(seg_start: np.ndarray, seg_stop: np.ndarray, codes: np.ndarray,
                  labels: Sequence[tuple[int, str]]) -> tuple[Chord, ...]:
     """:func:`_merge` with labels as indices into ``labels`` (-1: none)."""
-    known = np.flatnonzero(codes >= 0)
-    if not len(known):
-        return ()
-    # A segment without a label keeps the one before it; leading ones take the first label.
-    last_known = np.maximum.accumulate(np.where(codes >= 0, np.arange(len(codes)), known[0]))
-    filled = codes[last_known]
-    first = np.flatnonzero(np.append(True, filled[1:] != filled[:-1]))
-    last = np.append(first[1:], len(filled)) - 1
+    known = codes >= 0
+    if not known.all():
+        if not known.any():
+            return ()
+        # A segment without a label keeps the one before it; leading ones take the first label.
+        codes = codes[np.maximum.accumulate(np.where(known, np.arange(len(codes)), known.argmax()))]
+    first = np.concatenate(([0], (codes[1:] != codes[:-1]).nonzero()[0] + 1))
+    last = np.concatenate((first[1:], [len(codes)])) - 1
     starts = seg_start[first]
-    durations = np.round((seg_stop[last] - starts) * STEPS_PER_BEAT) / STEPS_PER_BEAT
-    return tuple(Chord(start, duration, *labels[code])
-                 for start, duration, code in zip(starts.tolist(), durations.tolist(), filled[first].tolist()))
+    durations = np.rint((seg_stop[last] - starts) * STEPS_PER_BEAT) / STEPS_PER_BEAT
+    roots, qualities = zip(*(labels[code] for code in codes[first].tolist()))
+    # tuple.__new__ straight from C: what Chord._make does, without a Python call per chord.
+    return tuple(map(tuple.__new__, itertools.repeat(Chord), zip(starts.tolist(), durations.tolist(), roots, qualities)))
 
 
 def melody_chords(melody: Sequence[Note], bar_lines: Sequence[float], end: float) -> tuple[Chord, ...]:

@@ -23,6 +23,7 @@ extracts every melody of an arrangement.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -78,32 +79,36 @@ def track_stats(track: Track, piece_end: float) -> TrackStats:
 def tracks_stats(tracks: Sequence[Track], piece_end: float) -> list[TrackStats]:
     """:func:`track_stats` of every track, computed over all their notes at once."""
     tables = [t.table for t in tracks]
-    counts = np.array([len(t) for t in tables], dtype=np.int64)
-    table = np.concatenate(tables) if tables else np.zeros((0, 4))
-    firsts = np.cumsum(counts) - counts
-    filled = firsts[counts > 0]
-    starts, ends, pitches = table[:, 0], table[:, 0] + table[:, 1], table[:, 2]
-    track_first = np.zeros(len(table), dtype=bool)
-    track_first[filled] = True
-    track_last = np.append(track_first[1:], True)
-    latest = _running_max_by_track(ends, counts)  # the latest end so far, within each track
-    # Overlapping notes (by more than a grid step), the notes sorted by onset: a note overlaps
-    # an earlier one when it starts before the latest end so far, and a later one exactly
-    # when the next onset falls inside it.
-    earlier = np.zeros(len(table), dtype=bool)
-    earlier[1:] = starts[1:] < latest[:-1] - _STEP + 1e-9
+    counts = [len(t) for t in tables]
+    bounds = [(first, first + n) for first, n in zip(itertools.accumulate([0] + counts), counts) if n]
+    firsts = [first for first, _ in bounds]
+    lasts = [last - 1 for _, last in bounds]
+    table = np.concatenate(tables) if len(tables) > 1 else tables[0] if tables else np.zeros((0, 4))
+    starts, ends = table[:, 0], table[:, 0] + table[:, 1]
+    latest = np.empty_like(ends)  # the latest end so far, within each track
+    for first, last in bounds:
+        np.maximum.accumulate(ends[first:last], out=latest[first:last])
+    # Overlapping notes (by more than a grid step), sorted by onset: a note overlaps an
+    # earlier one when it starts before the latest end so far, and a later one exactly when
+    # the next onset falls inside it.
+    overlapping = np.zeros(len(table), dtype=bool)
+    overlapping[1:] = starts[1:] < latest[:-1] - _STEP + 1e-9
+    overlapping[firsts] = False
     later = np.zeros(len(table), dtype=bool)
     later[:-1] = starts[1:] < ends[:-1] - _STEP + 1e-9
-    overlapping = ((earlier & ~track_first) | (later & ~track_last)).astype(np.int64)
-    # Covered length: the part of each note past the latest end before it.
-    latest_before = np.where(track_first, -np.inf, np.append(-np.inf, latest[:-1]))
-    spans = np.clip(ends - np.maximum(starts, latest_before), 0.0, None)
-    sums = {}
-    if len(filled):
-        sums = dict(zip(filled.tolist(), zip(np.add.reduceat(pitches, filled).tolist(),
-                                             np.add.reduceat(overlapping, filled).tolist())))
+    later[lasts] = False
+    overlapping |= later
+    # Covered length: the part of each note past the latest end before it in its track.
+    latest_before = np.empty_like(latest)
+    latest_before[1:] = latest[:-1]
+    latest_before[firsts] = -np.inf
+    spans = np.maximum(ends - np.maximum(starts, latest_before), 0.0)
+    sums: dict[int, tuple[float, int]] = {}
+    if bounds:
+        sums = dict(zip(firsts, zip(np.add.reduceat(table[:, 2], firsts).tolist(),
+                                    np.add.reduceat(overlapping, firsts, dtype=np.int64).tolist())))
     stats = []
-    for track, first, n in zip(tracks, firsts.tolist(), counts.tolist()):
+    for track, first, n in zip(tracks, itertools.accumulate([0] + counts), counts):
         pitch_sum, overlaps = sums.get(first, (0.0, 0)) if n else (0.0, 0)
         mean_pitch = pitch_sum / n if n else 0.0
         monophony = 1.0 - overlaps / n if n else 0.0
@@ -122,19 +127,6 @@ def _stats(track: Track, n: int, mean_pitch: float, monophony: float, covered: f
                       + _density_term(n, covered) + _name_term(track.name) + _program_term(track.program), 4)
     return TrackStats(track.index, track.name, track.program, track.is_drum, n,
                       round(mean_pitch, 2), round(monophony, 4), round(min(coverage, 1.0), 4), score)
-
-
-def _running_max_by_track(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """``np.maximum.accumulate`` restarted at each track (``counts`` rows each), exactly."""
-    if len(counts) <= 1:
-        return np.maximum.accumulate(values) if len(values) else values
-    # Rank the values, offset each track's ranks past every earlier track's: the running max
-    # of those integers restarts at each track and picks the very same floats.
-    order = np.argsort(values, kind="stable")
-    rank = np.empty(len(values), dtype=np.int64)
-    rank[order] = np.arange(len(values))
-    offset = np.repeat(np.arange(len(counts), dtype=np.int64) * len(values), counts)
-    return values[order[np.maximum.accumulate(rank + offset) - offset]]
 
 
 @lru_cache(maxsize=4096)
@@ -225,35 +217,44 @@ def skyline(notes: Sequence[Note]) -> tuple[Note, ...]:
 
 def table_notes(table: np.ndarray) -> tuple[Note, ...]:
     """Rows of (start, duration, pitch, velocity) as Notes (pitch and velocity as ints)."""
-    return tuple(map(Note._make, zip(table[:, 0].tolist(), table[:, 1].tolist(),
-                                     table[:, 2].astype(np.int64).tolist(), table[:, 3].astype(np.int64).tolist())))
+    starts, durations = table[:, :2].T.tolist()
+    pitches, velocities = table[:, 2:].T.astype(np.int64).tolist()
+    # tuple.__new__ straight from C: what Note._make does, without a Python call per note.
+    return tuple(map(tuple.__new__, itertools.repeat(Note), zip(starts, durations, pitches, velocities)))
 
 
 def skyline_table(table: np.ndarray) -> np.ndarray:
     """:func:`skyline` on rows of (start, duration, pitch, velocity), in the notes' order."""
-    table = table[table[:, 1] > 0]
+    sounding = table[:, 1] > 0
+    if not sounding.all():
+        table = table[sounding]
     if not len(table):
         return table
     # By onset, highest pitch first; the sort is stable, so the first of equal notes leads.
-    table = table[np.lexsort((-table[:, 2], table[:, 0]))]
-    table = table[np.append(True, table[1:, 0] != table[:-1, 0])]
+    order = np.lexsort((-table[:, 2], table[:, 0]))
+    onsets = table[order, 0]
+    leads = np.empty(len(order), dtype=bool)
+    leads[0] = True
+    np.not_equal(onsets[1:], onsets[:-1], out=leads[1:])
+    table = table[order[leads]]
     starts, durations, pitches = table[:, 0], table[:, 1], table[:, 2]
     ends = starts + durations
     # An inner voice: starts under the last kept note, lower, and covered for over half its length.
-    inner = np.zeros(len(table), dtype=bool)
-    inner[1:] = ((starts[1:] < ends[:-1]) & (pitches[1:] < pitches[:-1])
-                 & (np.minimum(ends[:-1], ends[1:]) - starts[1:] > 0.5 * durations[1:]))
+    inner = ((starts[1:] < ends[:-1]) & (pitches[1:] < pitches[:-1])
+             & (np.minimum(ends[:-1], ends[1:]) - starts[1:] > 0.5 * durations[1:]))
     if inner.any():
         # Tested against the note before, this holds up to the first drop; from there the
-        # last kept note is another one, so that stretch is walked note by note.
+        # last kept note may be another one, so that stretch is walked note by note.
         table = table[_kept_after_drops(starts.tolist(), ends.tolist(), durations.tolist(), pitches.tolist(),
-                                        int(np.argmax(inner)))]
+                                        int(inner.argmax()) + 1)]
         starts, ends = table[:, 0], table[:, 0] + table[:, 1]
+    # Each note is cut at the next onset, and its length snapped to the grid.
     cut = ends.copy()
-    cut[:-1] = np.minimum(ends[:-1], starts[1:])
+    np.minimum(ends[:-1], starts[1:], out=cut[:-1])
+    lengths = np.rint((cut - starts) * STEPS_PER_BEAT) / STEPS_PER_BEAT
     kept = table.copy()
-    kept[:, 1] = np.round((cut - starts) * STEPS_PER_BEAT) / STEPS_PER_BEAT
-    return kept[kept[:, 1] > 0]
+    kept[:, 1] = lengths
+    return kept if (lengths > 0).all() else kept[lengths > 0]
 
 
 def _kept_after_drops(starts: list[float], ends: list[float], durations: list[float], pitches: list[float],

@@ -377,7 +377,8 @@ def ticks_to_steps(ticks: np.ndarray | int, tpq: int):
     """Ticks -> grid steps: the nearest, a tie to the even step (as ``np.rint`` on the exact
     value), in integer arithmetic, so no rounding error decides a tie."""
     whole, rest = divmod(ticks * STEPS_PER_BEAT, tpq)
-    return whole + ((2 * rest > tpq) | ((2 * rest == tpq) & (whole % 2 == 1)))
+    # Up past the half; at exactly the half (2 rest == tpq) only from an odd step.
+    return whole + (2 * rest + (whole & 1) > tpq)
 
 
 def _beat_text(beats: float) -> str:
@@ -443,46 +444,49 @@ def midi_tracks(chunks: list[_Chunk], tpq: int, path: str) -> list[Track]:
     if not raw:
         return []
     sizes = [len(part.start) for _, part in raw]
-    start, duration, pitch, velocity = (np.concatenate(columns).astype(np.int64, copy=False)
-                                        for columns in zip(*((p.start, p.duration, p.pitch, p.velocity) for _, p in raw)))
-    owner = np.repeat(np.arange(len(raw)), sizes)
-    sounding = duration > 0  # a note-on and note-off on one tick is no note
+    notes = np.empty((4, sum(sizes)), dtype=np.int64)  # rows: start, duration, pitch, velocity
+    for row, column in enumerate(zip(*((p.start, p.duration, p.pitch, p.velocity) for _, p in raw))):
+        np.concatenate(column, out=notes[row])
+    owner = np.arange(len(raw)).repeat(sizes)
+    sounding = notes[1] > 0  # a note-on and note-off on one tick is no note
     if not sounding.all():
-        start, duration, pitch, velocity, owner = (a[sounding] for a in (start, duration, pitch, velocity, owner))
+        notes, owner = notes[:, sounding], owner[sounding]
+    start, duration, pitch, velocity = notes
     counts = np.bincount(owner, minlength=len(raw))
-    filled = np.flatnonzero(counts)
+    filled = counts.nonzero()[0]
     if not len(filled):
         return []
     if len(filled) > MAX_INSTRUMENTS:
         raise InputFileError(path, f"too many instruments ({len(filled):,}; the limit is {MAX_INSTRUMENTS:,})")
     end = start + duration
-    first_off = np.minimum.reduceat(end, (np.cumsum(counts) - counts)[filled]).tolist()
-    chunk_of = [raw[i][0] for i in filled.tolist()]
-    order = sorted(range(len(filled)), key=lambda k: (chunk_of[k], first_off[k], k))
+    first_off = np.minimum.reduceat(end, np.add.accumulate(counts)[filled] - counts[filled]).tolist()
+    order = sorted(range(len(filled)), key=lambda k: (raw[filled[k]][0], first_off[k], k))
     instruments = filled[order]
-    last_start = int(start.max())
+    last_start = int(np.maximum.reduce(start))
     limit = f"the limit is {MAX_PIECE_BEATS:,} beats"
     if last_start > MAX_PIECE_BEATS * tpq:  # before any arithmetic in proportion to the ticks
         raise InputFileError(path, f"too long (a note starts at beat {_beat_text(last_start / tpq)}; {limit})")
     # A note-off beyond the longest note moves in (so no product of ticks overflows).
-    on = ticks_to_steps(start, tpq)
-    off = ticks_to_steps(np.minimum(end, start + (MAX_NOTE_BEATS + 1) * tpq), tpq)
-    lengths = np.clip(off - on, 1, MAX_NOTE_BEATS * STEPS_PER_BEAT)
+    on, off = ticks_to_steps(np.stack((start, np.minimum(end, start + (MAX_NOTE_BEATS + 1) * tpq))), tpq)
+    lengths = np.minimum(np.maximum(off - on, 1), MAX_NOTE_BEATS * STEPS_PER_BEAT)
     rank = np.empty(len(raw), dtype=np.int64)
     rank[instruments] = np.arange(len(instruments))
     rows = np.lexsort((velocity, pitch, lengths, on, rank[owner]))
-    on, lengths, pitch, velocity = on[rows], lengths[rows], pitch[rows], velocity[rows]
-    bounds = np.cumsum(counts[instruments]) - counts[instruments]
-    stops = np.maximum.reduceat(on + lengths, bounds)
-    too_long = np.flatnonzero(stops > MAX_PIECE_BEATS * STEPS_PER_BEAT)
+    kept = counts[instruments]
+    bounds = np.add.accumulate(kept) - kept
+    stops = np.maximum.reduceat((on + lengths)[rows], bounds)
+    too_long = (stops > MAX_PIECE_BEATS * STEPS_PER_BEAT).nonzero()[0]
     if len(too_long):  # named by the first instrument that runs too long
         beat = int(stops[too_long[0]]) / STEPS_PER_BEAT
         raise InputFileError(path, f"too long (notes run to beat {_beat_text(beat)}; {limit})")
-    table = np.column_stack((on / STEPS_PER_BEAT, lengths / STEPS_PER_BEAT, pitch, velocity)).astype(float)
+    table = np.empty((len(rows), 4))
+    table[:, 0] = on[rows] / STEPS_PER_BEAT
+    table[:, 1] = lengths[rows] / STEPS_PER_BEAT
+    table[:, 2] = pitch[rows]
+    table[:, 3] = velocity[rows]
     tracks = []
-    for index, (part_number, first, n) in enumerate(zip(instruments.tolist(), bounds.tolist(),
-                                                        counts[instruments].tolist())):
-        _, part = raw[part_number]
+    for index, (part_number, first, n) in enumerate(zip(instruments.tolist(), bounds.tolist(), kept.tolist())):
+        part = raw[part_number][1]
         name = part.name.strip() or ("Drums" if part.is_drum else pretty_midi.program_to_instrument_name(part.program))
         tracks.append(Track(index, name, part.program, part.is_drum, table=table[first:first + n]))
     return tracks

@@ -9,10 +9,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import NamedTuple, Sequence
-
-import numpy as np
 
 from jazzlstm.music.harmony import chord_label
 
@@ -87,7 +84,8 @@ class TimeSignature:
 
     @property
     def bar_beats(self) -> float:
-        return float(Fraction(self.numerator * 4, self.denominator))
+        # int / int is correctly rounded in Python: the float of Fraction(numerator * 4, denominator).
+        return self.numerator * 4 / self.denominator
 
 
 @dataclass(frozen=True)
@@ -123,45 +121,23 @@ def bar_starts(time_signatures: tuple[TimeSignature, ...], until: float) -> list
     Raises ValueError for a meter whose bar is shorter than one grid step (no bar line could
     fall on the grid) and when more than :data:`MAX_BARS` bars would be needed.
     """
-    return bar_line_array(time_signatures, until).tolist()
-
-
-def bar_line_array(time_signatures: Sequence[TimeSignature], until: float) -> np.ndarray:
-    """:func:`bar_starts` as a float array (what the readers compute with)."""
     sigs = sorted(time_signatures, key=lambda t: t.start) or [TimeSignature(0.0)]
-    for sig in sigs:
-        if not sig.bar_beats >= 1 / STEPS_PER_BEAT:
-            raise ValueError(f"meter {sig.numerator}/{sig.denominator}: a bar of {sig.bar_beats:.3g} beats "
+    bars = [sig.bar_beats for sig in sigs]
+    for sig, bar in zip(sigs, bars):
+        if not bar >= 1 / STEPS_PER_BEAT:
+            raise ValueError(f"meter {sig.numerator}/{sig.denominator}: a bar of {bar:.3g} beats "
                              f"is shorter than one grid step (1/{STEPS_PER_BEAT} beat)")
-    pieces: list[np.ndarray] = []
-    made = 0
+    starts: list[float] = []
     position = 0.0
-    for i, sig in enumerate(sigs):
+    for i, (sig, bar) in enumerate(zip(sigs, bars)):
         position = max(position, sig.start)
         limit = sigs[i + 1].start if i + 1 < len(sigs) else until
-        bar = sig.bar_beats
-        while True:
-            # Bar lines are running sums (position + bar + bar ...), one bar laid after the
-            # other: np.add.accumulate adds in that same order, so every float comes out as a
-            # bar-by-bar loop makes it. A batch is sized from the span left; when rounding
-            # leaves the span's end outside the batch, the next batch goes on from there.
-            left = min(limit, until) - position
-            batch = int(min(max(left / bar, 0.0), MAX_BARS)) + 2 if left == left else 1
-            batch = min(batch, MAX_BARS - made + 1)
-            positions = np.add.accumulate(np.concatenate(([position], np.full(batch - 1, bar))))
-            inside = (positions < limit - 1e-9) & (positions < until - 1e-9)
-            count = batch if inside.all() else int(np.argmin(inside))
-            if made + count > MAX_BARS:
+        while position < limit - 1e-9 and position < until - 1e-9:
+            if len(starts) >= MAX_BARS:
                 raise ValueError(f"more than {MAX_BARS:,} bars up to beat {until:,.6g}")
-            pieces.append(positions[:count])
-            made += count
-            if count < batch:
-                position = float(positions[count])
-                break
-            position = float(positions[-1]) + bar
-    if not made:
-        return np.zeros(1)
-    return np.round(np.concatenate(pieces) * STEPS_PER_BEAT) / STEPS_PER_BEAT
+            starts.append(round(position * STEPS_PER_BEAT) / STEPS_PER_BEAT)  # quantize(), inlined
+            position += bar
+    return starts or [0.0]
 
 
 def chord_at(chords: tuple[Chord, ...] | list[Chord], beat: float) -> Chord | None:
