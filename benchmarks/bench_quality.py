@@ -44,61 +44,6 @@ def log(message: str) -> None:
     print(f"bench_quality: {message}", file=sys.stderr, flush=True)
 
 
-def export_chorales(folder: Path, count: int) -> int:
-    """The first ``count`` Bach chorales of music21's corpus (by file name), as MIDI."""
-    from music21 import corpus
-
-    paths = sorted((p for p in corpus.getComposer("bach") if Path(p).suffix == ".mxl"), key=lambda p: Path(p).name)
-    written = 0
-    for path in paths:
-        if written >= count:
-            break
-        try:
-            corpus.parse(path).write("midi", fp=str(folder / f"bach_{Path(path).stem.replace('.', '_')}.mid"))
-            written += 1
-        except Exception as exc:  # a piece music21 cannot export: skip it
-            log(f"skipped {Path(path).name}: {exc.__class__.__name__}")
-    return written
-
-
-def export_tunes(folder: Path, count: int) -> int:
-    """The first ``count`` fiddle tunes that parse, as MIDI (melody, chords, bass)."""
-    from jazzlstm.errors import JazzLSTMError
-    from jazzlstm.music.abc import load_tunes, tune_to_score
-    from jazzlstm.music.midi import write_midi
-
-    tunes, _ = load_tunes()
-    written = 0
-    for i, tune in enumerate(tunes):
-        if written >= count:
-            break
-        try:
-            write_midi(tune_to_score(tune, f"tune {i}"), folder / f"tune_{i:04d}.mid")
-            written += 1
-        except JazzLSTMError:
-            continue
-    return written
-
-
-def export_lead_sheets(folder: Path) -> int:
-    """music21's lead sheets (melody and chord symbols), read by jazzlstm and written as MIDI
-    (melody, comping chords, bass)."""
-    from music21 import corpus
-
-    from jazzlstm.errors import JazzLSTMError
-    from jazzlstm.music.midi import write_midi
-    from jazzlstm.music.musicxml import read_musicxml
-
-    written = 0
-    for path in sorted(str(p) for p in corpus.getPaths() if "leadSheet" in str(p)):
-        try:
-            write_midi(read_musicxml(path), folder / f"leadsheet_{Path(path).stem}.mid")
-            written += 1
-        except JazzLSTMError as exc:
-            log(f"skipped {Path(path).name}: {exc}")
-    return written
-
-
 def split_files(source: Path, train: Path, heldout: Path, share: float, seed: int) -> tuple[int, int]:
     """Move whole files: ``share`` of them (at least one) to ``heldout``, the rest to ``train``."""
     files = sorted(source.glob("*.mid"))
@@ -171,6 +116,8 @@ def summarize(report: dict, run, seconds: float) -> dict:
         "notes": likelihood["notes"],
         "music_overlap": {
             "generated_vs_heldout_mean": ours["mean_overlap_a"],
+            "generated_vs_heldout_pitch": ours.get("pitch_mean_overlap_a"),
+            "generated_vs_heldout_rhythm": ours.get("rhythm_mean_overlap_a"),
             "heldout_vs_training_mean (yardstick)": yard.get("mean_overlap_a"),
             "generated_vs_heldout": {f: v["overlap_a"] for f, v in ours["features"].items()},
         },
@@ -200,50 +147,61 @@ def main() -> None:
     args = parser.parse_args()
 
     from jazzlstm import api
+    from jazzlstm.data.music21_corpus import export_chorales, export_scores, export_tunes
 
     started = time.perf_counter()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_quality."))
     root.mkdir(parents=True, exist_ok=True)
     os.environ["JAZZLSTM_CACHE_DIR"] = str(root / "cache")  # leave the user's corpus cache alone
     try:
-        everything = root / "all"
-        everything.mkdir()
-        log(f"exporting {args.chorales} Bach chorales and {args.tunes} fiddle tunes to MIDI in {everything}")
-        chorales = export_chorales(everything, args.chorales)
-        tunes = export_tunes(everything, args.tunes)
-        lead_sheets = export_lead_sheets(everything)
-        n_train, n_heldout = split_files(everything, root / "train", root / "heldout", args.heldout, args.seed)
-        log(f"{chorales} chorales + {tunes} tunes + {lead_sheets} lead sheets: {n_train} files train, "
-            f"{n_heldout} held out "
-            f"({time.perf_counter() - started:.0f} s)")
-        results = {"corpus": {"chorales": chorales, "tunes": tunes, "lead_sheets": lead_sheets, "train_files": n_train,
-                              "heldout_files": n_heldout},
+        corpus_file = root / "corpus.json"
+        if corpus_file.is_file():  # --keep DIR of an earlier run: the same files, split the same way
+            counts = json.loads(corpus_file.read_text())
+            log(f"reusing the corpus in {root}")
+        else:
+            everything = root / "all"
+            everything.mkdir()
+            log(f"exporting {args.chorales} Bach chorales and {args.tunes} fiddle tunes to MIDI in {everything}")
+            counts = {"chorales": export_chorales(everything, args.chorales, log),
+                      "tunes": export_tunes(everything, args.tunes, log),
+                      "lead_sheets": export_scores(everything, "leadSheet", "leadsheet_", log)}
+            counts["train_files"], counts["heldout_files"] = split_files(
+                everything, root / "train", root / "heldout", args.heldout, args.seed)
+            corpus_file.write_text(json.dumps(counts))
+        n_heldout = counts["heldout_files"]
+        log(f"{counts['chorales']} chorales + {counts['tunes']} tunes + {counts['lead_sheets']} lead sheets: "
+            f"{counts['train_files']} files train, {n_heldout} held out ({time.perf_counter() - started:.0f} s)")
+        results = {"corpus": counts,
                    "settings": {"n_a": args.n_a, "params": args.params, "epochs": args.epochs,
                                 "samples": args.samples, "bars": args.bars, "seed": args.seed}}
-        for encoding in args.encodings.split(","):
-            corpus = api.load_corpus(root / "train", encoding=encoding, workers=2)
+        for label in args.encodings.split(","):
+            # "note-events/plain": the encoding without its default transposed copies.
+            encoding, _, variant = label.partition("/")
+            options = {"augment": ()} if variant == "plain" else {}
+            corpus = api.load_corpus(root / "train", encoding=encoding, workers=2, **options)
             n_values = len({t for seq in corpus.sequences for t in seq})
             n_a = units_for(n_values, args.params) if args.params else args.n_a
-            log(f"{encoding}: training ({args.epochs} epochs, {n_a} units, vocabulary {n_values})")
+            log(f"{label}: training ({args.epochs} epochs, {n_a} units, vocabulary {n_values})")
+            name = label.replace("/", "-")
             clock = time.perf_counter()
             with contextlib.redirect_stdout(sys.stderr):  # Keras's epoch lines: stdout is for the JSON
-                run = api.train(None, root / f"run-{encoding}", corpus=corpus, n_a=n_a,
+                run = api.train(None, root / f"run-{name}", corpus=corpus, n_a=n_a,
                                 epochs=args.epochs, seed=args.seed, force=True, verbose=2)
             seconds = time.perf_counter() - clock
-            log(f"{encoding}: evaluating against {n_heldout} held-out files")
-            report = api.evaluate(run, root / "heldout", root / f"evaluation-{encoding}", force=True, verbose=True,
+            log(f"{label}: evaluating against {n_heldout} held-out files")
+            report = api.evaluate(run, root / "heldout", root / f"evaluation-{name}", force=True, verbose=True,
                                   n=args.samples, bars=args.bars, seed=args.seed, training=str(root / "train"))
-            results[encoding] = summarize(report, run, seconds)
+            results[label] = summarize(report, run, seconds)
             if args.beam > 1:
-                log(f"{encoding}: beam search of {args.beam}, harmony weight {args.harmony_weight}")
-                beamed = api.evaluate(run, root / "heldout", root / f"evaluation-{encoding}-beam", force=True,
+                log(f"{label}: beam search of {args.beam}, harmony weight {args.harmony_weight}")
+                beamed = api.evaluate(run, root / "heldout", root / f"evaluation-{name}-beam", force=True,
                                       verbose=True, n=args.samples, bars=args.bars, seed=args.seed,
                                       training=str(root / "train"), beam=args.beam,
                                       harmony_weight=args.harmony_weight)
-                results[encoding]["beam_search"] = {"width": args.beam, "harmony_weight": args.harmony_weight,
+                results[label]["beam_search"] = {"width": args.beam, "harmony_weight": args.harmony_weight,
                                                     "sampled": generated_summary(report),
                                                     "beam_search": generated_summary(beamed)}
-            log(f"{encoding}: done ({time.perf_counter() - started:.0f} s so far)")
+            log(f"{label}: done ({time.perf_counter() - started:.0f} s so far)")
         results["seconds"] = round(time.perf_counter() - started, 1)
         print(json.dumps(results, indent=1))
     finally:

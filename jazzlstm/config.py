@@ -76,9 +76,10 @@ class TrainConfig:
 class CorpusConfig:
     """How music files are read and tokenized (and so what the cache is keyed by)."""
 
-    encoding: str = setting("grammar", "token encoding: grammar (the classic jazz grammar, one token per note), "
-                                       "grammar-events (the grammar factored: type, interval, duration), notes "
-                                       "(one token per note), note-events (pitch, duration)")
+    encoding: str = setting("grammar-events", "token encoding: grammar-events (the jazz grammar factored: type, "
+                                              "interval, duration tokens; chord-conditioned), grammar (the classic "
+                                              "grammar, one token per note), note-events (pitch, duration), notes "
+                                              "(one token per note)")
     melody_track: int | str | None = setting(None, "use this track (index or name) as the melody instead of "
                                                    "the automatic choice; 'all': every melodic line of a file "
                                                    "becomes a training sequence of its own")

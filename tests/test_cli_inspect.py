@@ -100,9 +100,9 @@ def test_inspect_report_per_file_and_totals(tmp_path, capsys):
     tokens_line = next(line for line in blocks[str(trio)] if " tokens" in line and "melody" not in line)
     assert tokens_line == f"  {len(corpus.pieces[0].tokens)} tokens: {' '.join(corpus.pieces[0].tokens[:5])} ..."
 
-    assert tail[0] == (f"read 3 file(s): 2 usable, 1 skipped; {corpus.n_tokens} tokens (grammar); 0 from cache")
+    assert tail[0] == (f"read 3 file(s): 2 usable, 1 skipped; {corpus.n_tokens} tokens (grammar-events); 0 from cache")
     assert f"  skipped {bad}: not a MIDI file (no MThd header)" in tail
-    assert tail[-1] == f"vocabulary: {len(corpus.vocabulary())} distinct grammar tokens"
+    assert tail[-1] == f"vocabulary: {len(corpus.vocabulary())} distinct grammar-events tokens"
 
 
 def test_inspect_second_run_uses_cache_and_same_report(tmp_path, capsys):
@@ -138,7 +138,7 @@ def test_inspect_subprocess(tmp_path, run_cli):
     assert list(blocks) == [str(trio)]
     assert re.fullmatch(r"  \d+ tokens", blocks[str(trio)][-1])
     assert tail[0].startswith("read 1 file(s): 1 usable, 0 skipped;")
-    assert re.fullmatch(r"vocabulary: [1-9]\d* distinct grammar tokens", tail[-1])
+    assert re.fullmatch(r"vocabulary: [1-9]\d* distinct grammar-events tokens", tail[-1])
 
 
 def test_inspect_bundled_midi_samples(capsys):
@@ -162,4 +162,4 @@ def test_inspect_bundled_midi_samples(capsys):
     for piece in corpus.pieces:
         check_piece_block(blocks[piece.path], piece)
     assert tail[0].startswith(f"read {len(music)} file(s): {len(corpus.pieces)} usable")
-    assert tail[-1] == f"vocabulary: {len(corpus.vocabulary())} distinct grammar tokens"
+    assert tail[-1] == f"vocabulary: {len(corpus.vocabulary())} distinct grammar-events tokens"

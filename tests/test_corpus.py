@@ -148,7 +148,7 @@ def test_cache_reuse_invalidation_and_encoding_key(tmp_path, monkeypatch, fork_r
     for i in (0, 1, 3):
         assert third.pieces[i].sequences == first.pieces[i].sequences
 
-    # Another encoding must not reuse grammar entries.
+    # Another encoding must not reuse the default encoding's entries.
     log.unlink()
     notes1 = load_corpus(music, encoding="notes", cache=cache, workers=1, **QUIET)
     read = reads()
@@ -159,8 +159,8 @@ def test_cache_reuse_invalidation_and_encoding_key(tmp_path, monkeypatch, fork_r
     assert notes2.cache_hits == n
     same_pieces(notes1, notes2)
 
-    # ... and the grammar entries are still there.
-    grammar_again = load_corpus(music, encoding="grammar", cache=cache, workers=1, **QUIET)
+    # ... and the default encoding's entries are still there.
+    grammar_again = load_corpus(music, cache=cache, workers=1, **QUIET)
     assert grammar_again.cache_hits == n
     same_pieces(third, grammar_again)
 

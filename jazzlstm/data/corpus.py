@@ -36,7 +36,6 @@ from jazzlstm.music.analysis import melody_versions
 from jazzlstm.music.reading import SUPPORTED_SUFFIXES, read_score
 from jazzlstm.music.score import Chord, Score, score_from_dict, score_to_dict
 from jazzlstm.tokens.base import MusicTokenizer
-from jazzlstm.tokens.grammar import GrammarTokenizer
 from jazzlstm.tokens.registry import make_tokenizer, own_options
 from jazzlstm.tokens.vocab import Vocabulary
 
@@ -77,7 +76,7 @@ class EncodingSettings:
     """Everything that changes a file's encoded result (and so its cache key): the tokenizer
     and which track is the melody."""
 
-    tokenizer: MusicTokenizer = field(default_factory=GrammarTokenizer)
+    tokenizer: MusicTokenizer = field(default_factory=lambda: make_tokenizer(CorpusConfig.encoding))
     melody_track: int | str | None = None
 
     @classmethod

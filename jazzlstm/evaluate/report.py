@@ -210,6 +210,9 @@ def compare(rows_a: list[dict], rows_b: list[dict], a: str, b: str) -> dict:
     for key in ("overlap_a", "kl_a", "overlap_b", "kl_b"):
         values = [f[key] for f in features.values() if not math.isnan(f[key])]
         out[f"mean_{key}"] = float(np.mean(values)) if values else math.nan
+    for group, names in (("pitch", PITCH_FEATURES), ("rhythm", [f for f in FEATURES if f not in PITCH_FEATURES])):
+        values = [features[n]["overlap_a"] for n in names if n in features and not math.isnan(features[n]["overlap_a"])]
+        out[f"{group}_mean_overlap_a"] = float(np.mean(values)) if values else math.nan
     return out
 
 
