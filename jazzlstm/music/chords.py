@@ -76,8 +76,9 @@ def table_timeline(ordered: np.ndarray, seg_start: np.ndarray, seg_stop: np.ndar
     if not n_segments:
         return ()
     note_idx, seg_idx = _note_segment_pairs(ordered, seg_start, seg_stop)
-    starts, ends, pitches = ordered[note_idx, 0], ordered[note_idx, 0] + ordered[note_idx, 1], ordered[note_idx, 2]
-    overlap = np.minimum(ends, seg_stop[seg_idx]) - np.maximum(starts, seg_start[seg_idx])
+    pairs = ordered[note_idx]
+    starts, pitches = pairs[:, 0], pairs[:, 2]
+    overlap = np.minimum(starts + pairs[:, 1], seg_stop[seg_idx]) - np.maximum(starts, seg_start[seg_idx])
     # bincount adds each cell's weights in the pairs' order, as np.add.at does.
     cells = seg_idx * 12 + pitches.astype(int) % 12
     weights = np.bincount(cells, weights=overlap, minlength=n_segments * 12).reshape(n_segments, 12)

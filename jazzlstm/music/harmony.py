@@ -221,13 +221,14 @@ def recognize_chord_codes(weights: np.ndarray, bass_pcs: np.ndarray, qualities: 
     empty = weights.sum(axis=1) <= 0
     # Weights are snapped to the 12-step grid so that equal voicings score exactly equal:
     # counted in twelfths they are whole numbers (k).
-    twelfths = np.round(weights * 12)
+    features = np.zeros((len(weights), 36))  # k, total x (k > 0), 24 k + 72 total x bass
+    twelfths = np.rint(weights * 12, out=features[:, :12])
     total = twelfths.sum(axis=1, keepdims=True)
+    np.multiply(total, twelfths > 0, out=features[:, 12:24])
     bass = np.asarray(bass_pcs)
-    bass_row = np.zeros_like(twelfths)
-    known = np.flatnonzero(bass >= 0)
-    bass_row[known, bass[known] % 12] = total[known, 0]
-    features = np.concatenate((twelfths, total * (twelfths > 0), 24 * twelfths + 72 * bass_row), axis=1)
+    known = (bass >= 0).nonzero()[0]
+    features[known, 24 + bass[known] % 12] = 72 * total[known, 0]
+    features[:, 24:] += 24 * twelfths
     matrix, labels = _scoring_matrix(tuple(CHORD_TEMPLATES) if qualities is None else tuple(qualities))
     best = np.argmax(features @ matrix, axis=1)  # the first of equal scores: simpler chords first
     return np.where(empty, -1, best), labels

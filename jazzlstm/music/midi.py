@@ -44,8 +44,9 @@ import warnings
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pretty_midi
@@ -226,11 +227,12 @@ def _symusic_reads_faithfully(chunk: bytes) -> bool:
 
 
 def _symusic_chunk(header: bytes, chunk: bytes) -> _Chunk | None:
-    """One track chunk read by symusic; None when symusic cannot read it faithfully."""
+    """One track chunk read by symusic; None when symusic cannot read it faithfully (see also
+    :func:`_wrapped`)."""
     if not _symusic_reads_faithfully(chunk):
         return None
     try:
-        score = _symusic_parse(header + chunk)
+        score = _symusic_reader()(header + chunk)
     except Exception:  # symusic refuses: data bytes above 127, bad pitch bends, broken events
         return None
     content = _Chunk()
@@ -238,32 +240,34 @@ def _symusic_chunk(header: bytes, chunk: bytes) -> _Chunk | None:
         arrays = track.notes.numpy()
         content.raw.append(_Part(track.name, int(track.program), bool(track.is_drum), arrays["time"],
                                  arrays["duration"], arrays["pitch"], arrays["velocity"]))
-    if content.raw:
-        times = np.concatenate([column for part in content.raw for column in (part.start, part.duration)])
-        if len(times) and times.min() < 0:
-            return None  # times past 2**31 ticks wrapped around: mido counts them exactly
-    if len(score.tempos):
-        tempos = score.tempos.numpy()
-        content.tempos = list(zip(tempos["time"].tolist(), tempos["mspq"].tolist()))
-    if len(score.time_signatures):
-        meters = score.time_signatures.numpy()
-        content.meters = [(t, n, d.bit_length() - 1 if d & (d - 1) == 0 else -1)  # d is 1 << exponent (<= 7)
-                          for t, n, d in zip(meters["time"].tolist(), meters["numerator"].tolist(),
-                                             meters["denominator"].tolist())]
+    # A chunk holds few tempo and meter events: read one by one, not as arrays.
+    content.tempos = [(tempo.time, tempo.mspq) for tempo in score.tempos]
+    content.meters = [(meter.time, meter.numerator, _exponent(meter.denominator)) for meter in score.time_signatures]
     if any(tick < 0 for tick, *_ in content.tempos + content.meters):
         return None
     return content
 
 
-def _symusic_parse(data: bytes):
-    """symusic's Score (in ticks) of a one-track MIDI file, by its core class when it has one
-    (the factory's dispatch costs as much as parsing a small chunk)."""
-    global _symusic_parse
+def _exponent(denominator: int) -> int:
+    """symusic keeps a time-signature denominator as 1 << exponent (exponent <= 7); -1 if not."""
+    return denominator.bit_length() - 1 if denominator & (denominator - 1) == 0 else -1
+
+
+def _wrapped(chunks: list[_Chunk]) -> bool:
+    """Whether a note time of these chunks wrapped around (symusic counts ticks in 32 bits, so
+    times past 2**31 come back negative; mido counts them exactly)."""
+    times = [column for chunk in chunks for part in chunk.raw for column in (part.start, part.duration)]
+    return bool(times) and int(np.minimum.reduce(np.concatenate(times), initial=0)) < 0
+
+
+@lru_cache(maxsize=None)
+def _symusic_reader() -> Callable[[bytes], object]:
+    """symusic's parser of MIDI bytes into a Score in ticks, imported on first use: the core
+    class's own, where it has one (the factory's dispatch costs as much as a small chunk)."""
     import symusic
 
     core = getattr(getattr(symusic, "core", None), "ScoreTick", None)
-    _symusic_parse = core.from_midi if core is not None and hasattr(core, "from_midi") else symusic.Score.from_midi
-    return _symusic_parse(data)
+    return core.from_midi if hasattr(core, "from_midi") else symusic.Score.from_midi
 
 
 _META_LOCK = threading.Lock()
@@ -361,12 +365,19 @@ def parse_midi(data: bytes) -> tuple[int, list[_Chunk], str]:
     """(ticks per quarter note, every track chunk's content, the parser that read them)."""
     division, chunks = split_chunks(data)
     header = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01" + data[12:14]
-    parsed, parser = [], PARSER_FAST
+    parsed, parser, fast = [], PARSER_FAST, []
     for number, chunk in enumerate(chunks, 1):
         content = _symusic_chunk(header, chunk)
         if content is None:
             content, parser = _mido_chunk(header, chunk, number), PARSER_TOLERANT
+        else:
+            fast.append(number - 1)
         parsed.append(content)
+    # Checked once for the file (it is rare): then chunk by chunk, and those read again.
+    if _wrapped([parsed[i] for i in fast]):
+        for i in fast:
+            if _wrapped([parsed[i]]):
+                parsed[i], parser = _mido_chunk(header, chunks[i], i + 1), PARSER_TOLERANT
     return division, parsed, parser
 
 
