@@ -9,7 +9,7 @@ import numpy as np
 
 from jazzlstm.music.chord_model import infer_labels
 from jazzlstm.music.harmony import chord_label, recognize_chord_codes
-from jazzlstm.music.score import STEPS_PER_BEAT, Chord, Note, TimeSignature, quantize
+from jazzlstm.music.score import STEPS_PER_BEAT, Chord, Note, TimeSignature
 
 _STEP = 1.0 / STEPS_PER_BEAT
 

@@ -55,7 +55,7 @@ from jazzlstm.music.analysis import Track, score_from_tracks
 from jazzlstm.errors import InputFileError, JazzLSTMError
 from jazzlstm.fileio import atomic_path, check_writable
 from jazzlstm.music.harmony import voicing
-from jazzlstm.music.score import STEPS_PER_BEAT, Note, Score, TimeSignature
+from jazzlstm.music.score import STEPS_PER_BEAT, Score, TimeSignature
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")
 _STEP = 1.0 / STEPS_PER_BEAT
