@@ -9,7 +9,7 @@ from dataclasses import asdict, fields
 import pytest
 
 from jazzlstm.cli import build_parser, main
-from jazzlstm.config import (CorpusConfig, ModelConfig, MusicConfig, SamplingConfig, TextConfig, TrainConfig,
+from jazzlstm.config import (CorpusConfig, DataConfig, ModelConfig, MusicConfig, SamplingConfig, TextConfig, TrainConfig,
                              split_settings)
 from jazzlstm.errors import ConfigError
 from jazzlstm.resources import pretrained_run_dir
@@ -70,12 +70,20 @@ def test_api_refuses_an_unknown_setting_before_any_work(tmp_path):
     assert not (tmp_path / "x.mid").exists()
 
 
-def test_a_run_of_the_previous_release_states_its_tokenizer():
-    # The bundled run was written before runs saved their tokenizer: it is rebuilt from the encoding.
-    data = read_configs(pretrained_run_dir())[2]
+def test_a_run_of_the_previous_release_states_its_tokenizer(tmp_path):
+    # Runs written before runs saved their tokenizer: it is rebuilt from the encoding settings.
+    run = tmp_path / "old-run"
+    shutil.copytree(pretrained_run_dir(), run)
+    config = json.loads((run / "config.json").read_text())
+    config["data"] = {"mode": "music", "encoding": "grammar", "melody_track": None, "transpose": "none",
+                      "sources": ["midi_samples"]}
+    (run / "config.json").write_text(json.dumps(config))
+    data = read_configs(run)[2]
     assert data.tokenizer == {}
     assert data.tokenizer_config() == {"name": "grammar", "version": 1}
-    assert asdict(read_configs(pretrained_run_dir())[0])["n_values"] > 2
+    notes = DataConfig(encoding="notes", transpose="key")
+    assert notes.tokenizer_config() == {"name": "notes", "version": 1, "transpose": "key"}
+    assert asdict(read_configs(run)[0])["n_values"] > 2
 
 
 def test_a_run_with_a_newer_tokenizer_is_one_line_naming_the_version(tmp_path, capsys):

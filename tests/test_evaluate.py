@@ -1,7 +1,7 @@
 """``jazzlstm evaluate``: held-out likelihood against baselines in the same units, music metrics
 and their comparison, memorization, the report folder, and one-line errors.
 
-The fast tests evaluate the pretrained run shipped with jazzlstm (grammar encoding) once, in
+The fast tests evaluate the pretrained run shipped with jazzlstm (grammar events) once, in
 process, on a few bundled samples; the units and the report's text are checked without a
 model (a stand-in scores every token at a known cost).
 """
@@ -64,7 +64,7 @@ def test_the_report_has_every_section_and_its_files(evaluation):
     assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
     assert json.loads((out / "report.json").read_text()) == report
     assert report["sets"]["generated"]["pieces"] == 4 and report["sets"]["reference"]["pieces"] == len(PIECES)
-    assert report["run"]["encoding"] == "grammar" and report["settings"]["bars"] == 4
+    assert report["run"]["encoding"] == "grammar-events" and report["settings"]["bars"] == 4
     text = (out / "report.md").read_text()
     for heading in ("## Likelihood", "## Music metrics", "## Memorization", "| LSTM (this run) |", "Kneser-Ney"):
         assert heading in text
@@ -263,7 +263,8 @@ def test_the_runs_own_validation_baselines_are_shown(evaluation, tmp_path):
     from jazzlstm.evaluate.report import _validation_baselines, markdown
 
     report, _ = evaluation
-    assert report["run"]["validation_baselines"] is None  # the pretrained run trained on every file
+    shipped = json.loads((pretrained_run_dir() / "baselines.json").read_text())
+    assert report["run"]["validation_baselines"] == shipped  # the pretrained run's validation files
     rates = {"bits_per_note": 3.0, "bits_per_token": 2.0, "total_bits": 60.0}
     saved = {"validation_sequences": 2, "notes": 20, "model": {"bits_per_note": 2.5, "bits_per_token": 1.7},
              "baselines": {"available": True, "uniform": rates, "unigram": rates, "kneser_ney": {"2": rates},
@@ -275,10 +276,11 @@ def test_the_runs_own_validation_baselines_are_shown(evaluation, tmp_path):
 
 
 def test_a_run_of_an_older_encoding_version_is_noted(evaluation):
-    from jazzlstm.evaluate.report import older_tokenizer_note
+    from jazzlstm.evaluate.report import markdown, older_tokenizer_note
 
     report, out = evaluation
-    # The bundled run was trained before the grammar's version 2 (rests split at bar lines).
-    assert "version 1" in report["run"]["tokenizer_note"]
-    assert "version 1" in (out / "report.md").read_text()
+    assert report["run"]["tokenizer_note"] is None  # the shipped run uses the current encoding
+    note = older_tokenizer_note({"name": "grammar", "version": 1})  # before rests were split at bar lines
+    assert "version 1" in note and "version 2" in note
+    assert note in markdown({**report, "run": {**report["run"], "tokenizer_note": note}})
     assert older_tokenizer_note({"name": "grammar", "version": 2}) is None

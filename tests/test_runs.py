@@ -17,6 +17,9 @@ from jazzlstm.resources import pretrained_run_dir
 from jazzlstm.runs import load_run
 
 PRETRAINED = pretrained_run_dir()
+SHIPPED = json.loads((PRETRAINED / "config.json").read_text())["model"]
+N_A, N_VALUES = SHIPPED["n_a"], SHIPPED["n_values"]
+EPOCHS = len(json.loads((PRETRAINED / "history.json").read_text())["loss"])
 
 
 @pytest.fixture
@@ -63,13 +66,13 @@ def drop_model(name: str) -> Callable[[dict], None]:
 
 
 @pytest.mark.parametrize("change, expected", [
-    (set_model("n_a", 32), "config.json: n_a is 32 but the model in model.keras has 64 LSTM units"),
-    (set_model("n_a", 128), "config.json: n_a is 128 but the model in model.keras has 64 LSTM units"),
-    (set_model("n_values", 180), "the vocabulary has 181 tokens but the model expects 180"),
+    (set_model("n_a", 32), f"config.json: n_a is 32 but the model in model.keras has {N_A} LSTM units"),
+    (set_model("n_a", N_A * 2), f"config.json: n_a is {N_A * 2} but the model in model.keras has {N_A} LSTM units"),
+    (set_model("n_values", N_VALUES - 1), f"the vocabulary has {N_VALUES} tokens but the model expects {N_VALUES - 1}"),
     (set_model("tx", 30.5), "config.json: model tx must be a whole number, not 30.5"),
     (set_model("tx", "30"), "config.json: model tx must be a whole number, not '30'"),
     (set_model("n_a", True), "config.json: model n_a must be a whole number, not True"),
-    (set_model("n_values", 181.0), "config.json: model n_values must be a whole number, not 181.0"),
+    (set_model("n_values", float(N_VALUES)), f"config.json: model n_values must be a whole number, not {float(N_VALUES)}"),
     (drop_model("n_a"), "config.json: the model settings lack n_a"),
     (drop_model("tx"), "config.json: the model settings lack tx"),
     (lambda config: config.__setitem__("model", [64, 181, 30]), "config.json: 'model' is not a record of settings"),
@@ -86,8 +89,8 @@ def test_vocabulary_size_against_the_weights(run_copy):
         vocab["tokens"] = vocab["tokens"][:-1]
 
     edit_json(run_copy / "vocab.json", shorter)
-    edit_json(run_copy / "config.json", set_model("n_values", 180))  # config and vocabulary agree, the weights not
-    assert "the model predicts 181 tokens but the vocabulary has 180" in load_error(run_copy)
+    edit_json(run_copy / "config.json", set_model("n_values", N_VALUES - 1))  # config and vocabulary agree, the weights not
+    assert f"the model predicts {N_VALUES} tokens but the vocabulary has {N_VALUES - 1}" in load_error(run_copy)
 
 
 # --- chords.json and history.json ---------------------------------------------------------------
@@ -118,8 +121,9 @@ def test_empty_chords_list_is_fine(run_copy):
 @pytest.mark.parametrize("change, expected", [
     (lambda h: [1.0, 2.0], "history.json: not a record of per-epoch metrics"),
     (lambda h: h.__setitem__("loss", ["low", "lower"]), "history.json: 'loss' is not a list of numbers"),
-    (lambda h: h.__setitem__("loss", h["loss"][:-1]), "history.json: the per-epoch lists differ in length (39, 40)"),
-    (lambda h: h.__setitem__("best_epoch", 41), "history.json: best_epoch 41 is not an epoch of the 40 recorded"),
+    (lambda h: h.__setitem__("loss", h["loss"][:-1]), f"history.json: the per-epoch lists differ in length ({EPOCHS - 1}, {EPOCHS})"),
+    (lambda h: h.__setitem__("best_epoch", EPOCHS + 1),
+     f"history.json: best_epoch {EPOCHS + 1} is not an epoch of the {EPOCHS} recorded"),
     (lambda h: h.__setitem__("best_epoch", "40"), "history.json: best_epoch '40' is not an epoch"),
     (lambda h: h.__setitem__("monitor", ["loss"]), "history.json: 'monitor' is not a list of numbers"),
     (lambda h: h.__setitem__("monitor", 3), "history.json: monitor is not text"),
@@ -194,5 +198,5 @@ def test_generate_with_a_damaged_run_is_one_line(run_copy, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code != 0
     assert len(err.splitlines()) == 1 and "Traceback" not in err
-    assert err.startswith("jazzlstm: error: ") and "n_a is 32 but the model in model.keras has 64 LSTM units" in err
+    assert err.startswith("jazzlstm: error: ") and f"n_a is 32 but the model in model.keras has {N_A} LSTM units" in err
     assert not (tmp_path / "out.mid").exists()

@@ -192,19 +192,7 @@ def test_python_api_train_and_generate(tmp_path):
                   DataConfig(encoding="notes", tokenizer=corpus.settings.tokenizer.config()), verbose=0)
 
 
-def test_pretrained_run_ships_and_generates_without_run_flag(tmp_path, capsys):
-    from jazzlstm.resources import pretrained_run_dir
-
-    run = load_run(pretrained_run_dir())
-    assert run.data_config.encoding == "grammar" and run.progressions
-    assert main(["generate", str(tmp_path / "solo.mid"), "--bars", "4", "--seed", "2"]) == 0
-    assert "solo.mid" in capsys.readouterr().out
-    melody = pretty_midi.PrettyMIDI(str(tmp_path / "solo.mid")).instruments[0]
-    assert {int(n.start // 2.0) for n in melody.notes} == {0, 1, 2, 3}  # 120 bpm: 2 s a bar
-
-
-def test_pretrained_run_was_made_by_the_recorded_command():
-    """The settings in the shipped config are those of the command rebuild.py runs."""
+def rebuild_script():
     import importlib.util
 
     from jazzlstm.resources import pretrained_run_dir
@@ -212,11 +200,32 @@ def test_pretrained_run_was_made_by_the_recorded_command():
     spec = importlib.util.spec_from_file_location("rebuild", pretrained_run_dir().parent / "rebuild.py")
     rebuild = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(rebuild)
-    args = dict(zip(rebuild.TRAIN_ARGS[1::2], rebuild.TRAIN_ARGS[2::2]))
+    return rebuild
+
+
+def test_pretrained_run_ships_and_generates_without_run_flag(tmp_path, capsys):
+    from jazzlstm.resources import pretrained_run_dir
+
+    run = load_run(pretrained_run_dir())
+    assert run.data_config.encoding == rebuild_script().ENCODING and run.progressions
+    assert main(["generate", str(tmp_path / "solo.mid"), "--bars", "4", "--seed", "2"]) == 0
+    assert "solo.mid" in capsys.readouterr().out
+    melody = pretty_midi.PrettyMIDI(str(tmp_path / "solo.mid")).instruments[0]
+    assert {int(n.start // 2.0) for n in melody.notes} == {0, 1, 2, 3}  # 120 bpm: 2 s a bar
+
+
+def test_pretrained_run_was_made_by_the_recorded_settings():
+    """The settings in the shipped config are those rebuild.py trains with, on real music."""
+    from jazzlstm.resources import pretrained_run_dir
+
+    rebuild = rebuild_script()
     config = json.loads((pretrained_run_dir() / "config.json").read_text())
-    assert config["model"]["n_a"] == int(args["--n-a"]) and config["model"]["tx"] == int(args["--tx"])
-    assert config["train"]["epochs"] == int(args["--epochs"]) and config["train"]["seed"] == int(args["--seed"])
-    assert config["train"]["val_split"] == float(args["--val-split"])
-    assert config["data"]["encoding"] == args["--encoding"] and config["data"]["sources"] == [args["--midi"]]
+    assert config["model"]["n_a"] == rebuild.N_A
+    assert config["train"]["epochs"] == rebuild.EPOCHS and config["train"]["seed"] == rebuild.SEED
+    assert config["data"]["encoding"] == rebuild.ENCODING
     history = json.loads((pretrained_run_dir() / "history.json").read_text())
-    assert len(history["loss"]) == int(args["--epochs"])
+    assert len(history["loss"]) == rebuild.EPOCHS
+    # Whole files held out for choosing the epoch; the progressions of over a thousand pieces.
+    assert config["train"]["val_split"] > 0
+    assert len(load_run(pretrained_run_dir()).progressions) > 1000
+    assert (pretrained_run_dir() / "model.keras").stat().st_size < 2_500_000
