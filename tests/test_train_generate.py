@@ -54,7 +54,7 @@ def test_run_folder_holds_everything(tiny_run):
     assert set(baselines["baselines"]["kneser_ney"]) == {"2", "3", "4", "5"}
     assert history["best_epoch"] in (1, 2)
     config = json.loads((tiny_run / "config.json").read_text())
-    assert config["version"] and config["model"]["n_a"] == 8 and config["data"]["encoding"] == "grammar"
+    assert config["version"] and config["model"]["n_a"] == 8 and config["data"]["encoding"] == "grammar-events"
     run = load_run(tiny_run)
     assert len(run.vocab) == run.model.n_values and run.progressions
 
