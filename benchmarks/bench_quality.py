@@ -138,6 +138,8 @@ def main() -> None:
     parser.add_argument("--n-a", type=int, default=64, help="LSTM units (without --params)")
     parser.add_argument("--params", type=int, default=None, help="parameter budget: units chosen per encoding")
     parser.add_argument("--encodings", default=",".join(ENCODINGS), help="comma-separated encodings to compare")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: train's)")
+    parser.add_argument("--tx", type=int, default=None, help="window length in tokens (default: train's)")
     parser.add_argument("--beam", type=int, default=0, help="also evaluate beam search of this width (0: not)")
     parser.add_argument("--harmony-weight", type=float, default=1.0, help="beam search's harmony weight")
     parser.add_argument("--samples", type=int, default=32, help="pieces generated per encoding")
@@ -172,7 +174,7 @@ def main() -> None:
         log(f"{counts['chorales']} chorales + {counts['tunes']} tunes + {counts['lead_sheets']} lead sheets: "
             f"{counts['train_files']} files train, {n_heldout} held out ({time.perf_counter() - started:.0f} s)")
         results = {"corpus": counts,
-                   "settings": {"n_a": args.n_a, "params": args.params, "epochs": args.epochs,
+                   "settings": {"n_a": args.n_a, "params": args.params, "epochs": args.epochs, "lr": args.lr, "tx": args.tx,
                                 "samples": args.samples, "bars": args.bars, "seed": args.seed}}
         for label in args.encodings.split(","):
             # "note-events/plain": the encoding without its default transposed copies.
@@ -186,7 +188,8 @@ def main() -> None:
             clock = time.perf_counter()
             with contextlib.redirect_stdout(sys.stderr):  # Keras's epoch lines: stdout is for the JSON
                 run = api.train(None, root / f"run-{name}", corpus=corpus, n_a=n_a,
-                                epochs=args.epochs, seed=args.seed, force=True, verbose=2)
+                                epochs=args.epochs, seed=args.seed, force=True, verbose=2,
+                                **{k: v for k, v in (("lr", args.lr), ("tx", args.tx)) if v is not None})
             seconds = time.perf_counter() - clock
             log(f"{label}: evaluating against {n_heldout} held-out files")
             report = api.evaluate(run, root / "heldout", root / f"evaluation-{name}", force=True, verbose=True,

@@ -95,8 +95,20 @@ class EventTokenizer(MusicTokenizer):
         """The token announcing ``chord``."""
 
     @abstractmethod
+    def head_kind(self, token: str) -> str | None:
+        """The kind of a note-head token of this encoding (``KIND_NOTE``, ``KIND_INTERVAL``), else None."""
+
     def token_kind(self, token: str) -> str | None:
         """The syntax kind of ``token`` (see the ``KIND_*`` names); None: not of this encoding."""
+        if token == BAR:
+            return KIND_BAR
+        if token.startswith(CHORD):
+            return KIND_CHORD
+        if token.startswith((DUR, REST)):
+            if grid_beats(token) is None:
+                return None
+            return KIND_DUR if token.startswith(DUR) else KIND_REST
+        return self.head_kind(token)
 
     @abstractmethod
     def pitch_of(self, head: Sequence[str], chord: Chord, previous: int | None, rng: random.Random,

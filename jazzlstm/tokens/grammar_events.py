@@ -21,8 +21,7 @@ from typing import ClassVar, Sequence
 
 from jazzlstm.music.harmony import NOTE_TYPES, note_type
 from jazzlstm.music.score import Chord, Note
-from jazzlstm.tokens.events import (BAR, CHORD, DUR, KIND_BAR, KIND_CHORD, KIND_DUR, KIND_INTERVAL, KIND_NOTE,
-                                    KIND_REST, REST, EventTokenizer, grid_beats)
+from jazzlstm.tokens.events import CHORD, KIND_INTERVAL, KIND_NOTE, EventTokenizer
 
 TYPE = "Type:"
 INTERVAL = "Int:"
@@ -58,9 +57,7 @@ class GrammarEventTokenizer(EventTokenizer):
     def needs_interval(self, has_previous: bool) -> bool:
         return has_previous
 
-    def token_kind(self, token: str) -> str | None:
-        if token == BAR:
-            return KIND_BAR
+    def head_kind(self, token: str) -> str | None:
         if token.startswith(TYPE):
             return KIND_NOTE if token[len(TYPE):] in NOTE_TYPES else None
         if token.startswith(INTERVAL):
@@ -68,10 +65,6 @@ class GrammarEventTokenizer(EventTokenizer):
                 return KIND_INTERVAL if abs(int(token[len(INTERVAL):])) <= INTERVAL_LIMIT else None
             except ValueError:
                 return None
-        if token.startswith(CHORD):
-            return KIND_CHORD
-        if token.startswith((DUR, REST)) and grid_beats(token) is not None:
-            return KIND_DUR if token.startswith(DUR) else KIND_REST
         return None
 
     def pitch_of(self, head: Sequence[str], chord: Chord, previous: int | None, rng: random.Random,

@@ -16,8 +16,7 @@ from jazzlstm.errors import EncodingError
 from jazzlstm.music.harmony import chord_label
 from jazzlstm.music.score import Chord, Note, Score
 from jazzlstm.tokens.base import into_range
-from jazzlstm.tokens.events import (BAR, CHORD, DUR, KIND_BAR, KIND_CHORD, KIND_DUR, KIND_NOTE, KIND_REST, REST,
-                                    EventTokenizer, grid_beats, pitch_chord_tone)
+from jazzlstm.tokens.events import CHORD, KIND_NOTE, EventTokenizer, pitch_chord_tone
 from jazzlstm.tokens.notes import Transposing, transpose_score
 
 PITCH = "Pitch:"
@@ -47,16 +46,10 @@ class NoteEventTokenizer(Transposing, EventTokenizer):
     def chord_token(self, chord: Chord) -> str:
         return CHORD + chord_label(chord.root, chord.quality)
 
-    def token_kind(self, token: str) -> str | None:
-        if token == BAR:
-            return KIND_BAR
+    def head_kind(self, token: str) -> str | None:
         if token.startswith(PITCH):
             value = token[len(PITCH):]
             return KIND_NOTE if value.isdigit() and int(value) <= 127 else None
-        if token.startswith(CHORD):
-            return KIND_CHORD
-        if token.startswith((DUR, REST)) and grid_beats(token) is not None:
-            return KIND_DUR if token.startswith(DUR) else KIND_REST
         return None
 
     def pitch_of(self, head: Sequence[str], chord: Chord, previous: int | None, rng: random.Random,
