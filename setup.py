@@ -14,6 +14,8 @@ def read_version() -> str:
     raise RuntimeError("no __version__ in jazzlstm/_version.py")
 
 
+BEAM = ["apache-beam==2.77.0", "google-crc32c>=1.5"]
+
 setup(
     name="jazzlstm",
     version=read_version(),
@@ -35,6 +37,10 @@ setup(
         if line.strip() and not line.startswith("#")
     ],
     # The notebook test runs notebooks/jazzlstm_colab.ipynb in a Jupyter kernel.
-    extras_require={"test": ["pytest>=7", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6", "hypothesis>=6.100"]},
+    # `jazzlstm prepare` runs on Apache Beam (2.77.0 resolves beside TensorFlow 2.21); google-crc32c
+    # checksums the TFRecord shards it writes without importing TensorFlow.
+    extras_require={"test": ["pytest>=7", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6", "hypothesis>=6.100",
+                             *BEAM],
+                    "beam": BEAM},
     entry_points={"console_scripts": ["jazzlstm=jazzlstm.cli:main"]},
 )

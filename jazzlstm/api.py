@@ -19,18 +19,29 @@ from jazzlstm.runs import Run, load_run
 
 
 def train(midi: str | Path | Sequence[str | Path] | None = None, out: str | Path = DEFAULT_RUN_DIR, *,
-          corpus: Corpus | None = None, force: bool = False, verbose: int | str = "auto", **settings: Any) -> Run:
+          corpus: Corpus | None = None, data: str | Path | None = None, force: bool = False,
+          verbose: int | str = "auto", **settings: Any) -> Run:
     """Read a MIDI folder (default: the bundled samples), train, and write a run folder.
 
     ``settings``: fields of :class:`ModelConfig` (``n_a``, ``tx``), :class:`TrainConfig`
     (``epochs``, ``batch_size``, ``lr`` ...) and :class:`CorpusConfig` (``encoding``,
     ``melody_track``, ``transpose`` ...). Pass ``corpus`` (from :func:`load_corpus`) to train on
-    one already read; the reading settings are then those it was read with.
+    one already read; the reading settings are then those it was read with. Pass ``data`` (a
+    folder written by :func:`prepare`) to stream its records instead of reading music files
+    (see :mod:`jazzlstm.training.stream`).
     """
     from jazzlstm.resources import bundled_samples_dir
 
     model_config, train_config, corpus_config = split_settings(settings, ModelConfig, TrainConfig, CorpusConfig)
     refuse_existing(out, force)
+    if data is not None:
+        from jazzlstm.training.stream import train_stream
+
+        if midi is not None or corpus is not None:
+            raise JazzLSTMError("give data= (a prepared folder) or midi= / corpus=, not both")
+        if set(settings) & {f for f in CorpusConfig.__dataclass_fields__}:
+            raise JazzLSTMError("reading settings apply when preparing: pass them to prepare, not with data=")
+        return train_stream(data, out, _with_tx(model_config, MUSIC_TX), train_config, force=force, verbose=verbose)
     if corpus is None:
         corpus = load_corpus(midi if midi is not None else bundled_samples_dir(), corpus_config,
                              progress=bool(verbose) and sys.stderr.isatty())
@@ -45,6 +56,28 @@ def train(midi: str | Path | Sequence[str | Path] | None = None, out: str | Path
     groups = [i for i, piece in enumerate(corpus.pieces) for _ in piece.sequences]  # hold out whole files
     return _fit(corpus.sequences, out, _with_tx(model_config, MUSIC_TX), train_config, data_config,
                 progressions=corpus.progressions(), force=force, verbose=verbose, groups=groups)
+
+
+def prepare(midi: str | Path, out: str | Path, *, runner: str | None = None, shards: int | None = None,
+            beam_args: Sequence[str] = (), force: bool = False, verbose: bool = True, **settings: Any):
+    """Run the Apache Beam prepare pipeline over the music files under ``midi`` and write a data
+    folder at ``out`` for ``train(data=out)`` (see :mod:`jazzlstm.data.prepare`).
+
+    ``settings``: fields of :class:`CorpusConfig` (``encoding``, ``workers``: DirectRunner worker
+    processes, ``cache`` ...); ``runner`` and ``shards``: see :class:`PrepareConfig`;
+    ``beam_args``: further Beam pipeline options (``["--project=...", "--region=..."]``).
+    Returns a :class:`jazzlstm.data.prepare.Prepared`.
+    """
+    from jazzlstm.config import PrepareConfig
+    from jazzlstm.data.prepare import prepare as run_prepare
+
+    (corpus_config,) = split_settings(settings, CorpusConfig)
+    given = {k: v for k, v in {"runner": runner, "shards": shards}.items() if v is not None}
+    prepared = run_prepare(midi, out, corpus_config, PrepareConfig(**given), beam_args, force=force,
+                           verbose=verbose)
+    if verbose:
+        print(prepared.summary(), file=sys.stderr)
+    return prepared
 
 
 def train_text(text: str | Path, out: str | Path = DEFAULT_RUN_DIR, layout: str = "stream", *, force: bool = False,

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from jazzlstm._version import __version__
-from jazzlstm.config import (DEFAULT_RUN_DIR, CorpusConfig, EvaluateConfig, ModelConfig, MusicConfig, SamplingConfig,
-                             TextConfig, TrainConfig)
+from jazzlstm.config import (DEFAULT_RUN_DIR, CorpusConfig, EvaluateConfig, ModelConfig, MusicConfig,
+                             PrepareConfig, SamplingConfig, TextConfig, TrainConfig)
 from jazzlstm.errors import JazzLSTMError, UsageError
 from jazzlstm.tokens.registry import music_tokenizer_names
 
@@ -153,6 +153,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="overwrite an existing run folder (and discard another job's interrupted training)")
     train.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     train.set_defaults(handler=run_train)
+
+    prepare = commands.add_parser("prepare", help="prepare a large corpus on Apache Beam for train --data",
+                                  description="Read and encode every MIDI/MusicXML file under --midi in an Apache "
+                                              "Beam pipeline (the DirectRunner with --workers processes, or "
+                                              "--runner with its own options after --) and write a data folder: "
+                                              "TFRecord shards of token ids, vocab.json, encoding.json, "
+                                              "manifest.json, skipped.json (see docs/scale.md).")
+    prepare.add_argument("--midi", required=True, metavar="DIR", help="a MIDI/MusicXML file or folder")
+    prepare.add_argument("--out", required=True, metavar="DATA_DIR", help="data folder to write")
+    add_corpus_options(prepare)
+    add_setting(prepare, PrepareConfig, "runner")
+    add_setting(prepare, PrepareConfig, "shards", type=positive_int, metavar="N")
+    prepare.add_argument("--force", action="store_true", help="replace an existing data folder")
+    prepare.add_argument("beam_args", nargs=argparse.REMAINDER, metavar="-- BEAM_OPTIONS",
+                         help="Apache Beam pipeline options, after -- (e.g. -- --project=P --region=R)")
+    prepare.set_defaults(handler=run_prepare)
 
     generate = commands.add_parser("generate", help="generate music or text from a trained run",
                                    description="Music runs: improvise a melody over a chord progression and "
@@ -324,6 +340,22 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"jazzlstm: worker done (weights {weights}); the chief writes {args.out}")
     else:
         print(f"jazzlstm: wrote {args.out} (best epoch {best}, {monitor} {value:.3f}; final weights {weights})")
+    return 0
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    from jazzlstm.api import prepare
+    from jazzlstm.fileio import refuse_existing
+
+    refuse_existing(args.out, args.force)  # before any file is read
+    beam_args = list(args.beam_args)
+    if beam_args and beam_args[0] == "--":
+        beam_args = beam_args[1:]
+    prepared = prepare(args.midi, args.out, runner=args.runner, shards=args.shards, beam_args=beam_args,
+                       force=args.force, **settings_of(args, CorpusConfig))
+    counters = ", ".join(f"{k} {v}" for k, v in prepared.counters.items())
+    print(f"jazzlstm: wrote {args.out} ({prepared.counts['pieces']} pieces, {prepared.counts['tokens']} tokens, "
+          f"{prepared.counts['skipped']} skipped" + (f"; counters: {counters}" if counters else "") + ")")
     return 0
 
 

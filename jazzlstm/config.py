@@ -24,6 +24,10 @@ STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu"
 """The ``tf.distribute`` strategies training can run under (see :mod:`jazzlstm.training.distribute`)."""
 DEFAULT_RUN_DIR = "jazzlstm-run"
 """The run folder ``train`` writes when none is named."""
+SHUFFLE_BUFFER = 10_000
+"""Windows in the shuffle buffer of the streamed training pipeline (``train --data``)."""
+BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner", "PrismRunner")
+"""Apache Beam runners ``prepare`` accepts by name (only the DirectRunner is tested)."""
 
 
 def setting(default: Any, help: str, **cli: Any) -> Any:
@@ -62,11 +66,14 @@ class TrainConfig:
     mixed_precision: bool = setting(False, "compute the LSTM in float16 (GPU) or bfloat16 (TPU, CPU); "
                                            "the softmax stays float32")
     xla: bool = setting(False, "compile training steps with XLA")
+    shuffle: bool = setting(True, "shuffle the training windows every epoch (off: corpus order, to compare runs)")
+    shuffle_buffer: int = setting(SHUFFLE_BUFFER, "--data: windows in the shuffle buffer of the streamed "
+                                                  "pipeline (record files are also read in a new order every epoch)")
 
     def __post_init__(self) -> None:
         if self.clipnorm == 0:
             object.__setattr__(self, "clipnorm", None)  # 0 means no clipping, as on the command line
-        _require_positive(self, "epochs", "batch_size", "lr", "stride", "clipnorm")
+        _require_positive(self, "epochs", "batch_size", "lr", "stride", "clipnorm", "shuffle_buffer")
         if not 0.0 <= self.val_split < 1.0:
             raise ConfigError(f"val_split must be in [0, 1), got {self.val_split}")
         _require_choice(self, "strategy", STRATEGIES)
@@ -113,6 +120,21 @@ class CorpusConfig:
             if getattr(self, name) == 0:
                 object.__setattr__(self, name, None)  # 0 means no limit, as on the command line
         _require_positive(self, "workers", "file_timeout", "file_memory_mb", "split_silence_bars")
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """How ``jazzlstm prepare`` runs its Apache Beam pipeline (the reading settings are a
+    :class:`CorpusConfig`; its ``workers`` are the DirectRunner's worker processes)."""
+
+    runner: str = setting("DirectRunner", "Apache Beam runner (only the DirectRunner is tested; the others need "
+                                          "their own pipeline options, passed after --)", choices=BEAM_RUNNERS)
+    shards: int | None = setting(None, "record files to write (default: one per 1,000 files, at least 1 and at "
+                                       "most 1,024); several let workers of a cluster each read their own")
+
+    def __post_init__(self) -> None:
+        _require_choice(self, "runner", BEAM_RUNNERS)
+        _require_positive(self, "shards")
 
 
 @dataclass(frozen=True)

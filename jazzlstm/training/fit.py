@@ -179,7 +179,8 @@ def fit_model(train: Windows, val: Windows, model_config: ModelConfig, train_con
     if state.epoch and verbose:
         print(f"jazzlstm: resuming after epoch {state.epoch} of {train_config.epochs} "
               f"(training state in {backups.folder})", file=sys.stderr)
-    train_batches = train.dataset(batch, not stateful, train_config.seed, stateful, strategy, state.epoch)
+    train_batches = train.dataset(batch, not stateful and train_config.shuffle, train_config.seed, stateful, strategy,
+                                  state.epoch)
     val_batches = val.dataset(batch, False, 0, stateful, strategy) if len(val) else None
     if not train_batches.steps:
         raise JazzLSTMError(f"{len(train)} training windows do not fill one batch of {batch} "
@@ -334,11 +335,9 @@ def train_run(sequences: Sequence[Sequence[str]], out: str | Path, model_config:
     resumes after the last completed epoch. In a cluster only the chief writes ``out``.
     """
     from jazzlstm.training.distribute import is_chief
-    from jazzlstm.model import load_model, weights_digest
 
     out = Path(out)
-    chief = is_chief()
-    if chief:
+    if is_chief():
         refuse_existing(out, force)
     vocab = Vocabulary.build(sequences, specials=specials)
     if len(vocab) < 2:
@@ -350,9 +349,28 @@ def train_run(sequences: Sequence[Sequence[str]], out: str | Path, model_config:
     if train_config.stride is None and isinstance(tokenizer, MusicTokenizer):
         train_config = replace(train_config, stride=tokenizer.window_stride)
     train, val = prepare_windows(ids, model_config.tx, train_config, data_config.layout, groups, notes)
+    def baselines(jazz):
+        return validation_baselines(jazz, vocab, tokenizer, sequences, train_config, groups)
+    data = {"ids": ids, "groups": list(groups) if groups is not None else None}
+    return finish_run(train, val, out, vocab, model_config, train_config, data_config, progressions, data, force,
+                      verbose, baselines if notes is not None else None)
+
+
+def finish_run(train, val, out: Path, vocab: Vocabulary, model_config: ModelConfig, train_config: TrainConfig,
+               data_config: DataConfig, progressions: Sequence[Sequence[Chord]], data, force: bool,
+               verbose: int | str, baselines=None) -> Run:
+    """Fit on ``train`` / ``val`` windows (in memory, or streamed: see
+    :mod:`jazzlstm.training.stream`) in a work folder that resumes, and publish the run folder.
+
+    ``data``: what identifies the training data in the job's fingerprint (the ids, or a
+    prepared folder's manifest digest); ``baselines``: the model -> baselines.json content."""
+    from jazzlstm.training.distribute import is_chief
+    from jazzlstm.model import load_model, weights_digest
+
+    chief = is_chief()
     work = work_folder(out)
-    job = fingerprint(to_dict(model_config), to_dict(train_config), to_dict(data_config), vocab.tokens, ids,
-                      list(groups) if groups is not None else None)
+    job = fingerprint(to_dict(model_config), to_dict(train_config), to_dict(data_config), vocab.tokens,
+                      *(data.values() if isinstance(data, dict) else [data]))
     _claim(work, job, force)
     backups = Backups(work / "backups")
     bits_name = "bits_per_char" if data_config.is_text else "bits_per_token"
@@ -382,10 +400,10 @@ def train_run(sequences: Sequence[Sequence[str]], out: str | Path, model_config:
     jazz = load_model(work / MODEL_FILE, tx=model_config.tx)  # the best epoch, as saved
     run = Run(out, jazz, vocab, model_config, train_config, data_config, [list(p) for p in progressions], history)
     write_metadata(work, run)
-    if notes is not None:
-        baselines = validation_baselines(jazz, vocab, tokenizer, sequences, train_config, groups)
-        if baselines is not None:
-            write_json_atomic(work / BASELINES_FILE, baselines)
+    if baselines is not None:
+        found = baselines(jazz)
+        if found is not None:
+            write_json_atomic(work / BASELINES_FILE, found)
     shutil.rmtree(backups.folder)
     (work / JOB_FILE).unlink()
     publish(work, out)

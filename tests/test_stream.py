@@ -1,0 +1,108 @@
+"""train --data: windows streamed from a prepared folder are the folder path's windows."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from jazzlstm.data.windows import corpus_windows
+from jazzlstm.training.stream import window_count
+
+
+def test_window_count_is_what_corpus_windows_cuts():
+    rng = random.Random(3)
+    for _ in range(300):
+        length, tx, stride = rng.randint(0, 80), rng.randint(1, 40), rng.randint(1, 4)
+        seq = [rng.randint(0, 9) for _ in range(length)]
+        assert window_count(length, tx, stride) == len(corpus_windows([seq], tx, stride))
+
+
+def _rows(dataset) -> list[tuple[int, ...]]:
+    rows = []
+    for x, y in dataset:
+        x, y = np.asarray(x), np.asarray(y)
+        assert (x[:, 1:] == y[:, :-1]).all()
+        rows += [tuple(r) for r in np.concatenate([x, y[:, -1:]], axis=1)]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    from test_prepare import _corpus
+
+    from jazzlstm.config import CorpusConfig, PrepareConfig
+    from jazzlstm.data.prepare import prepare
+
+    root = tmp_path_factory.mktemp("stream")
+    midi, _ = _corpus(root / "midi", n_good=24)
+    prepare(midi, root / "data", CorpusConfig(cache=False, workers=1), PrepareConfig(shards=5), verbose=False)
+    return midi, root / "data"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed,tx,stride", [(0, 30, 2), (4, 12, 1)])
+def test_streamed_windows_equal_in_memory_windows(folder, seed, tx, stride):
+    from jazzlstm.config import TrainConfig
+    from jazzlstm.data.corpus import load_corpus
+    from jazzlstm.data.prepare import read_manifest
+    from jazzlstm.training.fit import prepare_windows
+    from jazzlstm.training.stream import StreamWindows, held_out_ranks
+
+    midi, data = folder
+    corpus = load_corpus(midi, cache=False, workers=1, progress=False)
+    vocab = corpus.vocabulary()
+    groups = [i for i, p in enumerate(corpus.pieces) for _ in p.sequences]
+    config = TrainConfig(seed=seed, stride=stride, val_split=0.2)
+    train, val = prepare_windows([vocab.encode(s) for s in corpus.sequences], tx, config, "music", groups)
+    manifest = read_manifest(data)
+    held = held_out_ranks(manifest, config)
+    assert len(held) == round(0.2 * len(corpus.pieces))
+    s_train, s_val = (StreamWindows(data, manifest, held, side, tx, stride, 50) for side in (False, True))
+    assert (len(s_train), len(s_val)) == (len(train), len(val))
+    ordered = _rows(s_train.dataset(7, False, seed).dataset)
+    assert ordered == [tuple(r) for r in train.rows]                  # shuffle off: the same order
+    assert _rows(s_val.dataset(7, False, 0).dataset) == [tuple(r) for r in val.rows]
+    shuffled = s_train.dataset(7, True, seed)
+    epoch0 = _rows(shuffled.dataset)
+    assert sorted(epoch0) == sorted(ordered) and epoch0 != ordered   # the same windows, mixed
+    again = s_train.dataset(7, True, seed, first_epoch=0)
+    assert _rows(again.dataset) == epoch0                             # reproducible from (seed, epoch)
+    shuffled.epoch.assign(1)
+    epoch1 = _rows(shuffled.dataset)
+    assert sorted(epoch1) == sorted(ordered) and epoch1 != epoch0
+    assert _rows(s_train.dataset(7, True, seed, first_epoch=1).dataset) == epoch1  # a resume at epoch 1
+
+
+@pytest.mark.slow
+def test_train_data_matches_train_midi(folder, tmp_path):
+    import json
+
+    from jazzlstm import api
+
+    midi, data = folder
+    common = dict(epochs=1, n_a=8, batch_size=16, shuffle=False, seed=3, verbose=0)
+    streamed = api.train(data=data, out=tmp_path / "streamed", **common)
+    direct = api.train(midi, out=tmp_path / "direct", cache=False, **common)
+    assert streamed.vocab == direct.vocab
+    assert abs(streamed.history["loss"][0] - direct.history["loss"][0]) < 1e-6
+    assert abs(streamed.history["val_loss"][0] - direct.history["val_loss"][0]) < 1e-6
+    for name in ("vocab.json", "config.json", "chords.json", "baselines.json"):
+        assert json.loads((tmp_path / "streamed" / name).read_text()) == json.loads(
+            (tmp_path / "direct" / name).read_text()), name
+
+
+@pytest.mark.slow
+def test_train_data_errors_are_one_line(tmp_path, folder):
+    from jazzlstm import api
+    from jazzlstm.errors import JazzLSTMError
+
+    midi, data = folder
+    with pytest.raises(JazzLSTMError) as missing:
+        api.train(data=tmp_path / "nothing", out=tmp_path / "r", verbose=0)
+    assert str(missing.value) == f"{tmp_path / 'nothing'}: no such data folder (make one with jazzlstm prepare)"
+    with pytest.raises(JazzLSTMError, match="pass them to prepare"):
+        api.train(data=data, out=tmp_path / "r", encoding="notes", verbose=0)
+    with pytest.raises(JazzLSTMError, match="not both"):
+        api.train(midi, data=data, out=tmp_path / "r", verbose=0)
+    assert not (tmp_path / "r").exists()
