@@ -127,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--midi", metavar="PATH", default=None,
                         help="a MIDI/MusicXML file or folder (default: the bundled midi_samples)")
     source.add_argument("--text", metavar="FILE", default=None, help="train a character model on a UTF-8 text file")
+    source.add_argument("--data", metavar="DATA_DIR", default=None,
+                        help="stream a data folder written by jazzlstm prepare (bounded memory; see docs/scale.md)")
     source.add_argument("--abc", metavar="DIR", nargs="?", const="", default=None,
                         help="train a character model on ABC tunes: .abc files under DIR, or without DIR "
                              "the ~1,000 fiddle tunes in music21's corpus")
@@ -149,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting(train, TrainConfig, "strategy")
     add_setting(train, TrainConfig, "mixed_precision")
     add_setting(train, TrainConfig, "xla")
+    add_setting(train, TrainConfig, "shuffle", "--no-shuffle")
+    add_setting(train, TrainConfig, "shuffle_buffer", type=positive_int, metavar="WINDOWS")
     train.add_argument("--force", action="store_true",
                        help="overwrite an existing run folder (and discard another job's interrupted training)")
     train.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
@@ -321,7 +325,14 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--{args.layout} applies to --text only")
     common = dict(out=args.out, force=args.force, verbose=2 if args.quiet else 1,
                   **settings_of(args, ModelConfig, TrainConfig))
-    if args.text is not None:
+    if args.data is not None:
+        changed = [f"--{name.replace('_', '-')}" for name, value in settings_of(args, CorpusConfig).items()
+                   if value != CorpusConfig.__dataclass_fields__[name].default]
+        if changed:
+            raise UsageError(f"{', '.join(changed)}: reading settings belong to jazzlstm prepare, not train --data")
+        import_tensorflow_quietly()
+        run = train(data=args.data, **common)
+    elif args.text is not None:
         import_tensorflow_quietly()
         run = train_text(args.text, layout=args.layout or "stream", **common)
     elif args.abc is not None:

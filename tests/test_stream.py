@@ -106,3 +106,15 @@ def test_train_data_errors_are_one_line(tmp_path, folder):
     with pytest.raises(JazzLSTMError, match="not both"):
         api.train(midi, data=data, out=tmp_path / "r", verbose=0)
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_train_data_errors_are_one_line(tmp_path, capsys, folder):
+    from jazzlstm.cli import main
+
+    _, data = folder
+    assert main(["train", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "r")]) == 1
+    assert capsys.readouterr().err.strip() == f"jazzlstm: error: {tmp_path / 'nothing'}: no such data folder " \
+                                              f"(make one with jazzlstm prepare)"
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "r"), "--encoding", "notes"]) == 2
+    assert "belong to jazzlstm prepare" in capsys.readouterr().err
