@@ -16,7 +16,6 @@ pipeline has succeeded, so a failed run leaves no half-written data folder; an e
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -33,6 +32,7 @@ from jazzlstm.config import CorpusConfig, PrepareConfig, to_dict
 from jazzlstm.data import records as rec
 from jazzlstm.data.corpus import SKIP_KINDS, EncodingSettings, default_cache_dir, discover, process_file, skip_kind
 from jazzlstm.errors import JazzLSTMError, NoUsableFilesError
+from jazzlstm.fileio import file_sha256
 from jazzlstm.music.reading import SUPPORTED_SUFFIXES
 
 COUNTER_NAMESPACE = "jazzlstm.prepare"
@@ -72,12 +72,9 @@ class Prepared:
 # --- the pipeline's steps (module level, so that runners can pickle them) ------------------------
 
 def sha256_of(path: str) -> str | None:
+    """The file's content hash for the manifest (None: it cannot be read, which its record says)."""
     try:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return file_sha256(path)
     except OSError:
         return None
 

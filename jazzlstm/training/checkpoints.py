@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from jazzlstm.errors import JazzLSTMError
-from jazzlstm.fileio import write_json_atomic
+from jazzlstm.fileio import file_sha256, write_json_atomic
 
 WEIGHTS_FILE, STATE_FILE, BEST_FILE = "state.weights.h5", "state.json", "best.keras"
 KEEP = 2
@@ -54,14 +54,6 @@ def fingerprint(*parts: Any) -> str:
         digest.update(json.dumps(part, sort_keys=True, default=str).encode("utf-8"))
         digest.update(b"\0")
     return digest.hexdigest()[:24]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Backups:
@@ -117,7 +109,7 @@ class Backups:
         elif previous_best is not None:
             shutil.copyfile(previous_best, temporary / BEST_FILE)
         record = {"epoch": state.epoch, "history": state.history, "best": state.best,
-                  "best_epoch": state.best_epoch, "weights_sha256": _sha256(temporary / WEIGHTS_FILE)}
+                  "best_epoch": state.best_epoch, "weights_sha256": file_sha256(temporary / WEIGHTS_FILE)}
         write_json_atomic(temporary / STATE_FILE, record)
         _fsync_tree(temporary)
         shutil.rmtree(final, ignore_errors=True)
@@ -147,7 +139,7 @@ class Backups:
             raise CorruptCheckpointError(f"{folder}: corrupt checkpoint ({exc.__class__.__name__}: {exc}); "
                                          f"delete it to restart training from scratch") from None
         weights = folder / WEIGHTS_FILE
-        if not weights.is_file() or _sha256(weights) != expected:
+        if not weights.is_file() or file_sha256(weights) != expected:
             raise CorruptCheckpointError(f"{folder}: corrupt checkpoint (the weights file does not match its "
                                          f"checksum); delete it to restart training from scratch")
         if model.optimizer is not None and not model.optimizer.built:
