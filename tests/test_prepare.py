@@ -139,3 +139,41 @@ def test_prepare_refuses_an_existing_folder_and_an_empty_one(prepared, tmp_path,
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("jazzlstm: error: no usable files among 1")
     assert not (tmp_path / "out").exists() and [p.name for p in tmp_path.iterdir()] == ["junk"]
+
+
+@pytest.mark.slow
+def test_a_file_over_the_time_limit_is_skipped_and_the_rest_prepared(tmp_path, monkeypatch):
+    """Beam workers read through a bounded reader process, as load_corpus does: a file that
+    would hang is skipped with load_corpus's reason, and the pipeline finishes."""
+    import multiprocessing
+    import time
+
+    import jazzlstm.data.corpus as corpus_module
+    from jazzlstm.config import CorpusConfig
+    from jazzlstm.data.prepare import prepare
+    from midi_factory import write_trio
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("needs the fork start method")
+    # Readers forked from this process run the stub (the DirectRunner's in-memory mode runs here).
+    monkeypatch.setattr(corpus_module, "_pool_context", lambda: multiprocessing.get_context("fork"))
+    real = corpus_module.read_score
+
+    def hanging(path, *args, **kwargs):
+        if "slow" in str(path):
+            time.sleep(60)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(corpus_module, "read_score", hanging)
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    for i in range(3):
+        write_trio(folder / f"good{i}.mid", seed=i)
+    write_trio(folder / "slow.mid", seed=9)
+    started = time.monotonic()
+    result = prepare(folder, tmp_path / "data", CorpusConfig(cache=False, workers=1, file_timeout=0.5), verbose=False)
+    assert time.monotonic() - started < 40
+    skipped = json.loads((tmp_path / "data" / rec.SKIPPED_FILE).read_text())
+    assert skipped["files"] == [[str(folder / "slow.mid"), "took longer than 0.5 s to read", skipped["files"][0][2]]]
+    manifest = json.loads((tmp_path / "data" / rec.MANIFEST_FILE).read_text())
+    assert manifest["counts"]["pieces"] == 3 and result is not None

@@ -730,6 +730,70 @@ def _read_in_processes(paths: Sequence[str], settings: EncodingSettings, cache_d
         reader.close()
 
 
+class BoundedReader:
+    """One reader process for files read one at a time (a Beam worker's, say), under the same
+    time and memory limits as :func:`load_corpus`: a file past them is skipped with the reason
+    and the process is replaced. Where no reader process can start, files are read in this
+    process, without limits (as load_corpus does, and says)."""
+
+    def __init__(self, settings: EncodingSettings, cache_dir: str | None, limits: ReadLimits):
+        self.settings, self.cache_dir, self.limits = settings, cache_dir, limits
+        self.reader: _Reader | None = None
+        self.context = None
+
+    def _ready(self) -> "_Reader | None":
+        if self.reader is not None:
+            return self.reader
+        if not _can_start_readers():
+            return None
+        if self.context is None:
+            self.context = _pool_context()
+            _import_for_readers(self.context)
+        try:
+            reader = _Reader(self.context, self.settings, self.cache_dir, self.limits, [])
+        except (OSError, AssertionError, ValueError):
+            return None
+        try:
+            started = reader.conn.poll(READER_START_TIMEOUT) and reader.conn.recv()[0] == "ready"
+        except (EOFError, OSError):
+            started = False
+        if not started:
+            reader.close(kill=True)
+            return None
+        reader.ready = True
+        self.reader = reader
+        return reader
+
+    def read(self, path: str) -> dict:
+        """:func:`process_file`'s record for ``path``, or a skip for a file over the limits."""
+        reader = self._ready()
+        if reader is None:
+            return _read_here(path, self.settings, self.cache_dir)
+        reader.assign(0, path)
+        timeout = self.limits.timeout
+        try:
+            answered = reader.conn.poll(timeout) if timeout else reader.conn.poll(None)
+            message = reader.conn.recv() if answered else None
+        except (EOFError, OSError):
+            self.reader = None
+            return {"path": path, "skip": reader.death()}
+        if message is None:  # past its deadline: the reader is killed, a fresh one reads the next file
+            self.reader = None
+            reader.close(kill=True)
+            return {"path": path, "skip": self.limits.timeout_reason()}
+        _, _, record, retire = message
+        reader.finished()
+        if retire:  # out of memory: this process ends, the next file gets a fresh one
+            self.reader = None
+            reader.close(kill=True)
+        return record
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+
+
 def _read_here(path: str, settings: EncodingSettings, cache_dir: str | None) -> dict:
     """:func:`process_file` in this process (no time or memory limit can be enforced here)."""
     try:

@@ -30,7 +30,8 @@ from typing import Iterable, Sequence
 from jazzlstm._version import __version__
 from jazzlstm.config import CorpusConfig, PrepareConfig, to_dict
 from jazzlstm.data import records as rec
-from jazzlstm.data.corpus import SKIP_KINDS, EncodingSettings, default_cache_dir, discover, process_file, skip_kind
+from jazzlstm.data.corpus import (SKIP_KINDS, BoundedReader, EncodingSettings, ReadLimits, default_cache_dir, discover,
+                                  process_file, skip_kind)
 from jazzlstm.errors import JazzLSTMError, NoUsableFilesError
 from jazzlstm.fileio import file_sha256
 from jazzlstm.music.reading import SUPPORTED_SUFFIXES
@@ -79,13 +80,17 @@ def sha256_of(path: str) -> str | None:
         return None
 
 
-def encode_file(rank: int, path: str, settings: EncodingSettings, cache_dir: str | None) -> dict:
+def encode_file(rank: int, path: str, settings: EncodingSettings, cache_dir: str | None,
+                reader: BoundedReader | None = None) -> dict:
     """One file read and encoded by :func:`jazzlstm.data.corpus.process_file`, as a plain dict:
     ``rank``, ``path``, ``sha256``, and ``skip`` or ``sequences`` (tokens), ``notes``, ``chords``."""
-    try:
-        record = process_file(path, settings, cache_dir)
-    except MemoryError:
-        record = {"skip": "ran out of memory while reading"}
+    if reader is not None:  # in a reader process, under the time and memory limits
+        record = reader.read(path)
+    else:
+        try:
+            record = process_file(path, settings, cache_dir)
+        except MemoryError:
+            record = {"skip": "ran out of memory while reading"}
     out = {"rank": rank, "path": path, "sha256": sha256_of(path)}
     if "skip" in record:
         return {**out, "skip": record["skip"]}
@@ -117,7 +122,7 @@ def _beam():
 
 
 def build_pipeline(pipeline, files: Sequence[str], staging: str, settings: EncodingSettings,
-                   cache_dir: str | None, n_shards: int, header: dict) -> None:
+                   cache_dir: str | None, n_shards: int, header: dict, limits: ReadLimits = ReadLimits()) -> None:
     """Add the prepare steps to a Beam ``pipeline``: read ``files`` (ranked in this order) and
     write the data folder's files under ``staging``."""
     beam = _beam()
@@ -128,14 +133,19 @@ def build_pipeline(pipeline, files: Sequence[str], staging: str, settings: Encod
 
     class Encode(beam.DoFn):
         def setup(self):
+            # Each worker reads through its own reader process, bounded as load_corpus's are.
+            self.reader = BoundedReader(settings, cache_dir, limits)
             self.pieces = Metrics.counter(COUNTER_NAMESPACE, "pieces")
             self.tokens = Metrics.counter(COUNTER_NAMESPACE, "tokens")
             self.skips = {kind: Metrics.counter(COUNTER_NAMESPACE, f"skipped: {kind}")
                           for kind in [k for k, _ in SKIP_KINDS] + ["other"]}
 
+        def teardown(self):
+            self.reader.close()
+
         def process(self, item):
             rank, path = item
-            record = encode_file(rank, path, settings, cache_dir)
+            record = encode_file(rank, path, settings, cache_dir, self.reader)
             if "skip" in record:
                 self.skips[skip_kind(record["skip"])].inc()
                 yield beam.pvalue.TaggedOutput("skipped", record)
@@ -272,7 +282,8 @@ def prepare(midi: str | Path, out: str | Path, config: CorpusConfig | None = Non
         (staging / rec.RECORDS_DIR).mkdir()
         beam = _beam()
         pipeline = beam.Pipeline(options=pipeline_options(prepare_config.runner, workers, beam_args))
-        build_pipeline(pipeline, files, str(staging), settings, cache_dir, n_shards, header)
+        build_pipeline(pipeline, files, str(staging), settings, cache_dir, n_shards, header,
+                       ReadLimits.from_config(config))
         result = pipeline.run()
         result.wait_until_finish()
         counters = _counters(result)
