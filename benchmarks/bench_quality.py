@@ -56,19 +56,6 @@ def split_files(source: Path, train: Path, heldout: Path, share: float, seed: in
     return len(files) - cut, cut
 
 
-def parameter_count(n_values: int, n_a: int) -> int:
-    """Weights of the jazz LSTM: the LSTM's four gates over [input, state] plus the softmax layer."""
-    return 4 * (n_a * (n_values + n_a) + n_a) + n_a * n_values + n_values
-
-
-def units_for(n_values: int, budget: int) -> int:
-    """The most LSTM units whose model stays within ``budget`` weights (at least 8)."""
-    n_a = 8
-    while parameter_count(n_values, n_a + 1) <= budget:
-        n_a += 1
-    return n_a
-
-
 def generated_summary(report: dict) -> dict:
     """What beam search is judged on: overlap with held-out pieces, chord tones, copying."""
     ours = report["comparison"]["generated_vs_reference"]
@@ -93,7 +80,7 @@ def summarize(report: dict, run, seconds: float) -> dict:
         "train": {"seconds": round(seconds, 1), "epochs": len(history.get("loss", [])), "best_epoch": best_epoch,
                   "seconds_per_epoch": round(seconds / max(1, len(history.get("loss", []))), 1),
                   "vocabulary": len(run.vocab), "n_a": run.model.n_a,
-                  "parameters": parameter_count(len(run.vocab), run.model.n_a),
+                  "parameters": run.model.training_model.count_params(),
                   "stride": run.train_config.stride,
                   "val_bits_per_note": val_bpn[best_epoch - 1] if val_bpn and best_epoch else None},
         "heldout_bits_per_note": {
@@ -150,6 +137,7 @@ def main() -> None:
 
     from jazzlstm import api
     from jazzlstm.data.music21_corpus import export_chorales, export_scores, export_tunes
+    from jazzlstm.model.params import units_for_budget
 
     started = time.perf_counter()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_quality."))
@@ -182,7 +170,7 @@ def main() -> None:
             options = {"augment": ()} if variant == "plain" else {}
             corpus = api.load_corpus(root / "train", encoding=encoding, workers=2, **options)
             n_values = len({t for seq in corpus.sequences for t in seq})
-            n_a = units_for(n_values, args.params) if args.params else args.n_a
+            n_a = units_for_budget(n_values, args.params) if args.params else args.n_a
             log(f"{label}: training ({args.epochs} epochs, {n_a} units, vocabulary {n_values})")
             name = label.replace("/", "-")
             clock = time.perf_counter()

@@ -260,6 +260,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="folder to write the report into (default: %(default)s)")
     evaluate.add_argument("--force", action="store_true", help="replace an existing report folder")
     evaluate.set_defaults(handler=run_evaluate)
+
+    info = commands.add_parser("info", help="what a run folder holds: its settings and its weights, layer by layer",
+                               description="Print a run's encoding, vocabulary, model and training settings and "
+                                           "its weights per layer (the LSTM's four gates' input kernels, "
+                                           "recurrent kernels and biases, the dense layer) and in total, "
+                                           "without loading TensorFlow.")
+    info.add_argument("--run", default=None, metavar="RUN_DIR",
+                      help="run folder (default: the pretrained music run shipped with jazzlstm)")
+    info.set_defaults(handler=run_info)
     return parser
 
 
@@ -524,6 +533,22 @@ def run_evaluate(args: argparse.Namespace) -> int:
     report = evaluate(run_dir, args.reference, args.out, force=args.force, verbose=True,
                       **settings_of(args, EvaluateConfig))
     print(f"jazzlstm: wrote {args.out} ({evaluation_summary(report)})")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from jazzlstm.model.params import breakdown_lines
+    from jazzlstm.runs import read_configs
+
+    run_dir = args.run or _default_run()
+    model, train, data, version = read_configs(run_dir)
+    if model.n_values is None:
+        raise JazzLSTMError(f"{run_dir}: config.json does not give the vocabulary size (n_values)")
+    encoding = data.tokenizer_config().get("name", data.encoding)
+    print(f"{run_dir}: a {data.mode} run of jazzlstm {version}, encoding {encoding}, "
+          f"{model.n_values} tokens, {model.n_a} LSTM units, windows of {model.tx}; trained "
+          f"{train.epochs} epochs (batch {train.batch_size}, lr {train.lr:g}, seed {train.seed})")
+    print("\n".join(breakdown_lines(model.n_values, model.n_a)))
     return 0
 
 

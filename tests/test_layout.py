@@ -44,7 +44,22 @@ def direct_imports(name: str) -> frozenset[str]:
             found.add(base)
             # "from jazzlstm.tokens import grammar" imports the submodule jazzlstm.tokens.grammar
             found.update(f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in MODULES)
+            # "from jazzlstm.model import JazzLSTM": a lazy package loads the module its _EXPORTS names
+            lazy = lazy_exports(base)
+            found.update(f"{base}.{lazy[alias.name]}" for alias in node.names if alias.name in lazy)
     return frozenset(found)
+
+
+@lru_cache(maxsize=None)
+def lazy_exports(package: str) -> dict[str, str]:
+    """A package's ``_EXPORTS`` (name -> submodule, loaded on first use), or nothing."""
+    path = MODULES.get(package)
+    if path is None or path.name != "__init__.py":
+        return {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_EXPORTS" for t in node.targets):
+            return ast.literal_eval(node.value)
+    return {}
 
 
 def reachable(name: str) -> set[str]:

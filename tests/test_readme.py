@@ -42,7 +42,7 @@ def test_ci_runs_the_readme_test_command():
     assert test_command in ci_lines
 
 
-@pytest.mark.parametrize("command", ["inspect", "prepare", "train", "generate", "evaluate", "render", "plot"])
+@pytest.mark.parametrize("command", ["inspect", "prepare", "train", "generate", "evaluate", "info", "render", "plot"])
 def test_usage_lists_every_flag(command):
     from jazzlstm.cli import build_parser
 

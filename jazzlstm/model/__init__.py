@@ -1,17 +1,32 @@
 """The model stage: the shared layers, the classic graphs, the :class:`JazzLSTM` object that
-owns them, compiling, metrics, sampling and model files.
+owns them, compiling, metrics, sampling and model files; the parameter count and a numpy
+reference LSTM.
 
-Never imports MIDI readers or music21 (a test checks it)."""
-from jazzlstm.model.classic import (build_training_model, djmodel, inference_ids, music_inference_model,
-                                    unrolled_inputs, unrolled_targets)
-from jazzlstm.model.compile import STEPS_PER_EXECUTION, compile_model
-from jazzlstm.model.jazz import JazzLSTM, make_step_fn, step_probabilities, weights_digest
-from jazzlstm.model.layers import ArgmaxOneHot, SequenceLSTM, TimeStep, take_rows
-from jazzlstm.model.saving import load_model, save_model
+Never imports MIDI readers or music21 (a test checks it). Importing the package itself is
+cheap: its names load their modules (and Keras) on first use, so that ``jazzlstm.model.params``
+and ``jazzlstm.model.reference`` work without TensorFlow."""
+from __future__ import annotations
 
-__all__ = [
-    "JazzLSTM", "TimeStep", "ArgmaxOneHot", "SequenceLSTM", "take_rows",
-    "djmodel", "music_inference_model", "build_training_model", "compile_model", "STEPS_PER_EXECUTION",
-    "inference_ids", "unrolled_inputs", "unrolled_targets", "step_probabilities",
-    "make_step_fn", "weights_digest", "save_model", "load_model",
-]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "build_training_model": "classic", "djmodel": "classic", "inference_ids": "classic",
+    "music_inference_model": "classic", "unrolled_inputs": "classic", "unrolled_targets": "classic",
+    "STEPS_PER_EXECUTION": "compile", "compile_model": "compile",
+    "JazzLSTM": "jazz", "make_step_fn": "jazz", "step_probabilities": "jazz", "weights_digest": "jazz",
+    "ArgmaxOneHot": "layers", "SequenceLSTM": "layers", "TimeStep": "layers", "take_rows": "layers",
+    "load_model": "saving", "save_model": "saving",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'jazzlstm.model' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
