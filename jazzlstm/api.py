@@ -160,13 +160,13 @@ def _fit(sequences, out, model_config: ModelConfig, train_config: TrainConfig, d
     return train_run(sequences, out, model_config, train_config, data_config, **options)
 
 
-def _as_run(run: Run | str | Path | None) -> Run:
+def _as_run(run: Run | str | Path | None, backend: str = "tf") -> Run:
     """A Run, a run folder, or None for the pretrained run shipped with jazzlstm."""
     from jazzlstm.resources import pretrained_run_dir
 
     if isinstance(run, Run):
         return run
-    return load_run(run if run is not None else pretrained_run_dir())
+    return load_run(run if run is not None else pretrained_run_dir(), backend=backend)
 
 
 def generate(run: Run | str | Path | None, out: str | Path, *, force: bool = False, **settings: Any) -> list[Path]:
@@ -174,12 +174,13 @@ def generate(run: Run | str | Path | None, out: str | Path, *, force: bool = Fal
 
     ``settings``: fields of :class:`SamplingConfig` (``n``, ``temperature``, ``top_k``,
     ``greedy``, ``seed``) and :class:`MusicConfig` (``bars``, ``chords``, ``chords_from``,
-    ``primer``, ``tempo``). ``n`` files are written: ``out``, or ``OUT_1.mid`` ... ``OUT_n.mid``.
+    ``primer``, ``tempo``, ``beam``, ``backend``: a run folder is loaded for numpy by default, no
+    TensorFlow). ``n`` files are written: ``out``, or ``OUT_1.mid`` ... ``OUT_n.mid``.
     """
     from jazzlstm.generation.music import generate_music
 
     sampling, music = split_settings(settings, SamplingConfig, MusicConfig)
-    run = _as_run(run)
+    run = _as_run(run, music.backend)
     if run.data_config.is_text:
         raise JazzLSTMError(f"{run.path}: a {run.data_config.mode} run; use jazzlstm.generate_text or generate_tunes")
     return generate_music(run, out, sampling, music, force=force)

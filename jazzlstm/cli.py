@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting(music, MusicConfig, "beam", type=positive_int, metavar="N")
     add_setting(music, MusicConfig, "branch_factor", type=positive_int, metavar="N")
     add_setting(music, MusicConfig, "harmony_weight", type=float, metavar="W")
+    add_setting(music, MusicConfig, "backend")
     text = generate.add_argument_group("text and ABC runs")
     add_setting(text, TextConfig, "length", type=positive_int)
     add_setting(text, TextConfig, "prime", metavar="TEXT")
@@ -379,7 +380,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-MUSIC_FLAGS = ("bars", "chords", "chords_from", "primer", "beam", "branch_factor", "harmony_weight")
+MUSIC_FLAGS = ("bars", "chords", "chords_from", "primer", "beam", "branch_factor", "harmony_weight", "backend")
 TEXT_FLAGS = ("length", "prime", "out_file")
 
 
@@ -422,7 +423,8 @@ def _generate_music(args: argparse.Namespace, run_dir: str) -> int:
             parse_progression(args.chords)
         except BadChordError as exc:
             raise BadChordError(f"--chords: {exc}") from None
-    import_tensorflow_quietly()
+    if args.backend == "tf":
+        import_tensorflow_quietly()
     written = generate(run_dir, args.out, force=args.force, **settings_of(args, SamplingConfig, MusicConfig))
     for path in written:
         print(f"jazzlstm: wrote {path}")

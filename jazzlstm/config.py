@@ -23,6 +23,8 @@ MAX_LINE_TX = 128
 STRATEGIES = ("auto", "default", "one-device", "mirrored", "multi-worker", "tpu")
 """The ``tf.distribute`` strategies training can run under (see :mod:`jazzlstm.training.distribute`)."""
 DEFAULT_RUN_DIR = "jazzlstm-run"
+BACKENDS = ("numpy", "tf")
+"""What runs a model for music generation: numpy (read from the weights file) or TensorFlow."""
 """The run folder ``train`` writes when none is named."""
 SHUFFLE_BUFFER = 10_000
 """Windows in the shuffle buffer of the streamed training pipeline (``train --data``)."""
@@ -211,9 +213,13 @@ class MusicConfig:
     branch_factor: int = setting(2, "beam search: continuations sampled per candidate at each step")
     harmony_weight: float = setting(0.0, "beam search: bonus in nats per chord tone added to the model's "
                                          "log-likelihood")
+    backend: str = setting("numpy", "run the model with numpy (starts in a second, no TensorFlow) or tf "
+                                    "(TensorFlow, and its compiled sampler for the one-token encodings)",
+                           choices=BACKENDS)
 
     def __post_init__(self) -> None:
         _require_positive(self, "bars", "tempo", "beam", "branch_factor")
+        _require_choice(self, "backend", BACKENDS)
         if not 0.0 <= self.harmony_weight < float("inf"):
             raise ConfigError(f"harmony_weight must be >= 0 and finite, got {self.harmony_weight}")
 

@@ -146,10 +146,13 @@ def read_data_config(path: str | Path) -> DataConfig:
     return read_configs(path)[2]
 
 
-def load_run(path: str | Path) -> Run:
+def load_run(path: str | Path, backend: str = "tf") -> Run:
     """Restore model, vocabulary, settings and chords from a run folder, and check that every
     part agrees with the weights: the model sizes in config.json, the vocabulary, and the shape
-    of chords.json and history.json. Each disagreement is one JazzLSTMError line."""
+    of chords.json and history.json. Each disagreement is one JazzLSTMError line.
+
+    ``backend="numpy"``: the model is a :class:`~jazzlstm.model.numpy_lstm.NumpyLSTM` read from the
+    weights file (enough to generate; no TensorFlow)."""
     path = Path(path)
     model_config, train_config, data_config, version = read_configs(path)
     tokenizer_from_config(data_config.tokenizer_config(), where=str(path / CONFIG_FILE))  # a known version?
@@ -168,7 +171,12 @@ def load_run(path: str | Path) -> Run:
     if (path / HISTORY_FILE).is_file():
         history = _check_history(_read_json(path / HISTORY_FILE), path / HISTORY_FILE)
     _check_model_file(path / MODEL_FILE)
-    model = _load_model(path / MODEL_FILE, model_config)
+    if backend == "numpy":
+        from jazzlstm.model.numpy_lstm import NumpyLSTM
+
+        model = NumpyLSTM.load(path / MODEL_FILE, model_config.tx)
+    else:
+        model = _load_model(path / MODEL_FILE, model_config)
     if model.n_values != len(vocab):
         raise JazzLSTMError(f"{path}: the model predicts {model.n_values} tokens but the vocabulary has {len(vocab)}")
     if model.n_a != model_config.n_a:
@@ -264,6 +272,8 @@ def _check_model_file(path: Path) -> None:
 
 def _lstm_inputs(model) -> int | None:
     """How many token values the LSTM's input kernel takes (its rows), if it can be told."""
+    if hasattr(model, "input_size"):  # the numpy model
+        return model.input_size
     try:
         return int(model.LSTM_cell.cell.kernel.shape[0])
     except Exception:  # a layer without the attribute: nothing to compare

@@ -80,25 +80,32 @@ def sample_music_ids(run: Run, n: int, chords: Sequence[Chord], sampling: Sampli
                      primer: list[int] | None = None) -> Sequence[Sequence[int]]:
     """``n`` id sequences for ``music.bars`` bars over ``chords``.
 
-    The one-token encodings sample in one compiled loop; the event encodings follow a guide
-    (:mod:`jazzlstm.tokens.guide`: only tokens their grammar allows, bar and chord tokens
-    where the progression puts them), and so does beam search (``music.beam`` > 1)."""
-    from jazzlstm.model.sampling import beam_search, guided_sample, sample_ids
+    The event encodings follow a guide (:mod:`jazzlstm.tokens.guide`: only tokens their grammar
+    allows, bar and chord tokens where the progression puts them), and so does beam search
+    (``music.beam`` > 1). With a Keras model the one-token encodings sample in one compiled
+    loop; a numpy model (:class:`~jazzlstm.model.numpy_lstm.NumpyLSTM`) samples every
+    encoding through :mod:`jazzlstm.model.search`."""
+    from jazzlstm.model.search import beam_search, guided_sample
     from jazzlstm.tokens.events import EventTokenizer
     from jazzlstm.tokens.guide import make_guides
 
-    tokenizer = run.tokenizer
+    tokenizer, model = run.tokenizer, run.model
     length = music.bars * TOKENS_PER_BAR * tokenizer.tokens_per_note
     options = sampling.sampler_options(len(run.vocab))
-    if not isinstance(tokenizer, EventTokenizer) and music.beam == 1:
-        return sample_ids(run.model, n, length, primer=primer, **options)
+    numpy_model = getattr(model, "backend", "tf") == "numpy"
+    guided = isinstance(tokenizer, EventTokenizer)
+    if not numpy_model and not guided and music.beam == 1:
+        from jazzlstm.model.sampling import sample_ids
+
+        return sample_ids(model, n, length, primer=primer, **options)
+    step = model.step if numpy_model else model.sampler().numpy_step
     beats = music.bars * 4.0
-    guides = make_guides(tokenizer, run.vocab.tokens, arrange.fit_progression(chords, beats), n, until=beats,
-                         primer=primer or ())
-    state = run.model.initial_state(n)
+    guides = (make_guides(tokenizer, run.vocab.tokens, arrange.fit_progression(chords, beats), n, until=beats,
+                          primer=primer or ()) if guided or music.beam > 1 else n)
+    state = model.initial_state(n)
     if music.beam == 1:
-        return guided_sample(run.model.sampler(), state, guides, length, primer=primer, **options)
-    return beam_search(run.model.sampler(), state, guides, length, music.beam, music.branch_factor,
+        return guided_sample(step, len(run.vocab), state, guides, length, primer=primer, **options)
+    return beam_search(step, len(run.vocab), state, guides, length, music.beam, music.branch_factor,
                        harmony_weight=music.harmony_weight, primer=primer, temperature=options["temperature"],
                        top_k=options["top_k"], seed=options["seed"])
 

@@ -10,14 +10,16 @@ same seed gives the same sequences.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from jazzlstm.config import SamplingConfig
+from jazzlstm.model.search import check_args as _check_args
+from jazzlstm.model.search import prefix_ids as _prefix
+from jazzlstm.model.search import seed_pair as _seed_pair
 
-__all__ = ["Sampler", "sample", "sample_ids", "StepFn", "Guided", "guided_sample", "beam_search"]
+__all__ = ["Sampler", "sample", "sample_ids", "StepFn"]
 
 StepFn = Callable[[tf.Tensor, Any], tuple]
 
@@ -42,6 +44,12 @@ class Sampler:
         if self._step is None:
             self._step = tf.function(self.step_fn, reduce_retracing=True)
         return self._step
+
+    def numpy_step(self, ids: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+        """The compiled step on numpy arrays (for :mod:`jazzlstm.model.search`'s loops)."""
+        state = tf.nest.map_structure(lambda s: tf.convert_to_tensor(s, tf.float32), state)
+        logits, state = self.compiled_step(tf.constant(np.asarray(ids, np.int32)), state)
+        return np.asarray(logits), tf.nest.map_structure(np.asarray, state)
 
     def sample(self, initial_state: Any, batch_size: int, length: int,
                primer: Sequence[int] | np.ndarray | None = None,
@@ -105,45 +113,6 @@ def sample_ids(jazz: Any, n: int, length: int, primer: Sequence[int] | np.ndarra
 
 
 # --------------------------------------------------------------------------------------------
-# Argument handling
-# --------------------------------------------------------------------------------------------
-def _check_args(batch_size: int, length: int, n_values: int, temperature: float,
-                top_k: int | None, stop_id: int | None) -> None:
-    if batch_size < 1 or length < 1:
-        raise ValueError(f"batch_size and length must be >= 1, got {batch_size}, {length}")
-    SamplingConfig(temperature=temperature, top_k=top_k)  # the settings' own checks (a ValueError)
-    if top_k is not None and top_k > n_values:
-        raise ValueError(f"top_k must be between 1 and {n_values}, got {top_k}")
-    if stop_id is not None and not 0 <= stop_id < n_values:
-        raise ValueError(f"stop_id must be an id below {n_values}, got {stop_id}")
-
-
-def _prefix(primer: Any, start_ids: Any, batch_size: int) -> np.ndarray:
-    """The ids fed before sampling starts, as (batch, m) int32; the last one is fed last."""
-    if primer is not None:
-        if start_ids is not None:
-            raise ValueError("give a primer or start_ids, not both")
-        prefix = np.asarray(primer, dtype=np.int32)
-        if prefix.ndim == 1:
-            prefix = np.broadcast_to(prefix, (batch_size, prefix.shape[0]))
-    else:
-        first = -1 if start_ids is None else start_ids
-        prefix = np.broadcast_to(np.asarray(first, dtype=np.int32).reshape(-1, 1), (batch_size, 1))
-    if prefix.ndim != 2 or prefix.shape[0] != batch_size or prefix.shape[1] < 1:
-        raise ValueError(f"primer/start_ids must give {batch_size} rows of >= 1 id, "
-                         f"got shape {prefix.shape}")
-    return np.ascontiguousarray(prefix)
-
-
-def _seed_pair(seed: int | None) -> list[int]:
-    """A stateless-RNG seed pair from an int (fresh entropy when None)."""
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
-    seed = int(seed) % (1 << 62)
-    return [seed & 0x7FFFFFFF, seed >> 31]
-
-
-# --------------------------------------------------------------------------------------------
 # The compiled loop
 # --------------------------------------------------------------------------------------------
 def _make_loop(step_fn: StepFn, greedy: bool, use_top_k: bool, use_stop: bool,
@@ -190,143 +159,3 @@ def _make_loop(step_fn: StepFn, greedy: bool, use_top_k: bool, use_stop: bool,
         return tf.concat([ids, padding], axis=1), lengths
 
     return loop
-
-
-# --------------------------------------------------------------------------------------------
-# Guided sampling and beam search (a Python loop around the compiled step)
-# --------------------------------------------------------------------------------------------
-class Guided(Protocol):
-    """What guided sampling asks of a guide (see :class:`jazzlstm.tokens.guide.Guide`)."""
-
-    def allowed(self) -> np.ndarray: ...
-    def advance(self, token_id: int) -> None: ...
-    def finished(self) -> bool: ...
-    def copy(self) -> "Guided": ...
-    chord_tones: int
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    top = np.max(logits, axis=-1, keepdims=True)
-    shifted = logits - np.where(np.isfinite(top), top, 0.0)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-
-
-def _masked(logits: np.ndarray, guides: Sequence[Guided]) -> np.ndarray:
-    """Logits with every id a guide forbids set to -inf (a guide that allows nothing: all ids)."""
-    masks = np.stack([g.allowed() for g in guides])
-    masks[~masks.any(axis=1)] = True
-    return np.where(masks, logits, -np.inf)
-
-
-def _pick(logits: np.ndarray, rng: np.random.Generator, temperature: float, top_k: int | None,
-          greedy: bool) -> np.ndarray:
-    """One id per row of (masked) logits: argmax, or a draw at ``temperature`` among the top k."""
-    if greedy:
-        return np.argmax(logits, axis=-1)
-    scaled = logits / temperature
-    if top_k is not None:
-        kth = -np.sort(-scaled, axis=-1)[:, top_k - 1:top_k]
-        scaled = np.where(scaled < kth, -np.inf, scaled)
-    probs = np.exp(_log_softmax(scaled))
-    draws = rng.random((len(probs), 1))
-    return np.minimum((np.cumsum(probs, axis=-1) < draws).sum(axis=-1), probs.shape[1] - 1)
-
-
-def _warm(sampler: Sampler, state: Any, primer: np.ndarray | None, batch_size: int) -> tuple[Any, np.ndarray]:
-    """Feed the primer (all but its last id) and return (state, first input ids)."""
-    prefix = _prefix(primer, None, batch_size)
-    step = sampler.compiled_step
-    for j in range(prefix.shape[1] - 1):
-        _, state = step(tf.constant(prefix[:, j]), state)
-    return state, prefix[:, -1]
-
-
-def guided_sample(sampler: Sampler, initial_state: Any, guides: Sequence[Guided], length: int,
-                  primer: Sequence[int] | np.ndarray | None = None, temperature: float = 1.0,
-                  top_k: int | None = None, greedy: bool = False, seed: int | None = None) -> list[list[int]]:
-    """One sequence per guide, each at most ``length`` ids, ending once its guide is finished.
-
-    Every step samples only ids its guide allows (and takes the id a guide forces), so each
-    sequence follows the encoding's grammar; the rest is as :func:`sample` (the same seed, the
-    same ids)."""
-    batch = len(guides)
-    _check_args(batch, length, sampler.n_values, temperature, top_k, None)
-    rng = np.random.default_rng(_seed_pair(seed))
-    state = tf.nest.map_structure(lambda s: tf.convert_to_tensor(s, tf.float32), initial_state)
-    state, x = _warm(sampler, state, None if primer is None else np.asarray(primer, np.int32), batch)
-    out: list[list[int]] = [[] for _ in range(batch)]
-    for _ in range(length):
-        live = [i for i, g in enumerate(guides) if not g.finished()]
-        if not live:
-            break
-        logits, state = sampler.compiled_step(tf.constant(x, tf.int32), state)
-        ids = _pick(_masked(np.asarray(logits, np.float64), guides), rng, temperature, top_k, greedy)
-        for i in live:
-            guides[i].advance(int(ids[i]))
-            out[i].append(int(ids[i]))
-        x = ids.astype(np.int32)
-    return out
-
-
-def beam_search(sampler: Sampler, initial_state: Any, guides: Sequence[Guided], length: int,
-                beam_size: int, branch_factor: int = 2, steps_per_iteration: int = 8,
-                harmony_weight: float = 0.0, primer: Sequence[int] | np.ndarray | None = None,
-                temperature: float = 1.0, top_k: int | None = None, seed: int | None = None) -> list[list[int]]:
-    """One sequence per guide by beam search, as Magenta's event models offer it.
-
-    Each of the ``beam_size`` sequences kept per output is extended ``branch_factor`` times by
-    ``steps_per_iteration`` sampled (guided) steps, and the ``beam_size`` best of the results
-    are kept, scored by the model's log-likelihood (of the allowed ids) plus
-    ``harmony_weight`` nats per chord tone (the chord-tone count of the guide). Returns the
-    best sequence of each output."""
-    if beam_size < 1 or branch_factor < 1 or steps_per_iteration < 1:
-        raise ValueError("beam_size, branch_factor and steps_per_iteration must be >= 1")
-    outputs = len(guides)
-    _check_args(outputs, length, sampler.n_values, temperature, top_k, None)
-    rng = np.random.default_rng(_seed_pair(seed))
-    state = tf.nest.map_structure(lambda s: tf.convert_to_tensor(s, tf.float32), initial_state)
-    state, x = _warm(sampler, state, None if primer is None else np.asarray(primer, np.int32), outputs)
-    # Rows: (output, beam); start with one beam per output.
-    owner = np.arange(outputs)
-    rows_guides = list(guides)
-    ids: list[list[int]] = [[] for _ in range(outputs)]
-    loglik = np.zeros(outputs)
-    state = tf.nest.map_structure(np.asarray, state)
-
-    def rows(state, index):
-        return tf.nest.map_structure(lambda s: s[index], state)
-
-    done_steps = 0
-    while done_steps < length and not all(g.finished() for g in rows_guides):
-        # Branch: every beam row repeated branch_factor times.
-        pick = np.repeat(np.arange(len(owner)), branch_factor)
-        owner, loglik, x = owner[pick], loglik[pick], x[pick]
-        rows_guides = [rows_guides[i].copy() for i in pick]
-        ids = [list(ids[i]) for i in pick]
-        state = rows(state, pick)
-        for _ in range(min(steps_per_iteration, length - done_steps)):
-            logits, new_state = sampler.compiled_step(tf.constant(x, tf.int32),
-                                                      tf.nest.map_structure(tf.constant, state))
-            masked = _masked(np.asarray(logits, np.float64), rows_guides)
-            chosen = _pick(masked, rng, temperature, top_k, False)
-            step_loglik = _log_softmax(masked)[np.arange(len(chosen)), chosen]
-            live = np.array([not g.finished() for g in rows_guides])
-            loglik = loglik + np.where(live, step_loglik, 0.0)
-            for i in np.flatnonzero(live):
-                rows_guides[i].advance(int(chosen[i]))
-                ids[i].append(int(chosen[i]))
-            state = tf.nest.map_structure(  # finished rows keep their state
-                lambda n, s: np.where(live.reshape((-1,) + (1,) * (s.ndim - 1)), np.asarray(n), s), new_state, state)
-            x = np.where(live, chosen, x).astype(np.int32)
-            done_steps += 1
-        # Prune: the beam_size best rows of each output.
-        score = loglik + harmony_weight * np.array([g.chord_tones for g in rows_guides])
-        keep = np.concatenate([np.flatnonzero(owner == o)[np.argsort(-score[owner == o], kind="stable")[:beam_size]]
-                               for o in range(outputs)])
-        owner, loglik, x = owner[keep], loglik[keep], x[keep]
-        rows_guides = [rows_guides[i] for i in keep]
-        ids = [ids[i] for i in keep]
-        state = rows(state, keep)
-    score = loglik + harmony_weight * np.array([g.chord_tones for g in rows_guides])
-    best = [np.flatnonzero(owner == o)[np.argmax(score[owner == o])] for o in range(outputs)]
-    return [ids[i] for i in best]
