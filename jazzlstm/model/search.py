@@ -135,6 +135,17 @@ class _Free:
         return self
 
 
+def _start(step: NumpyStep, n_values: int, initial_state: Any, guides: Sequence[Guided] | int, length: int,
+           primer: Any, temperature: float, top_k: int | None, seed: int | None) -> tuple:
+    """(guides, random generator, state after the primer, first input ids) for a sampling loop;
+    a count of guides means that many unguided sequences."""
+    if isinstance(guides, int):
+        guides = [_Free(n_values) for _ in range(guides)]
+    check_args(len(guides), length, n_values, temperature, top_k, None)
+    state, x = _warm(step, initial_state, primer, len(guides))
+    return list(guides), np.random.default_rng(seed_pair(seed)), state, x
+
+
 def guided_sample(step: NumpyStep, n_values: int, initial_state: Any, guides: Sequence[Guided] | int,
                   length: int, primer: Sequence[int] | np.ndarray | None = None, temperature: float = 1.0,
                   top_k: int | None = None, greedy: bool = False, seed: int | None = None) -> list[list[int]]:
@@ -144,13 +155,8 @@ def guided_sample(step: NumpyStep, n_values: int, initial_state: Any, guides: Se
     Every step samples only ids its guide allows (and takes the id a guide forces), so each
     sequence follows the encoding's grammar: argmax (``greedy``), or a draw at
     ``temperature`` among the ``top_k`` most likely ids. The same seed gives the same ids."""
-    if isinstance(guides, int):
-        guides = [_Free(n_values) for _ in range(guides)]
-    batch = len(guides)
-    check_args(batch, length, n_values, temperature, top_k, None)
-    rng = np.random.default_rng(seed_pair(seed))
-    state, x = _warm(step, initial_state, primer, batch)
-    out: list[list[int]] = [[] for _ in range(batch)]
+    guides, rng, state, x = _start(step, n_values, initial_state, guides, length, primer, temperature, top_k, seed)
+    out: list[list[int]] = [[] for _ in range(len(guides))]
     for _ in range(length):
         live = [i for i, g in enumerate(guides) if not g.finished()]
         if not live:
@@ -177,12 +183,8 @@ def beam_search(step: NumpyStep, n_values: int, initial_state: Any, guides: Sequ
     best sequence of each output."""
     if beam_size < 1 or branch_factor < 1 or steps_per_iteration < 1:
         raise ValueError("beam_size, branch_factor and steps_per_iteration must be >= 1")
-    if isinstance(guides, int):
-        guides = [_Free(n_values) for _ in range(guides)]
+    guides, rng, state, x = _start(step, n_values, initial_state, guides, length, primer, temperature, top_k, seed)
     outputs = len(guides)
-    check_args(outputs, length, n_values, temperature, top_k, None)
-    rng = np.random.default_rng(seed_pair(seed))
-    state, x = _warm(step, initial_state, primer, outputs)
     # Rows: (output, beam); start with one beam per output.
     owner = np.arange(outputs)
     rows_guides = list(guides)
