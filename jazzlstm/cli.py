@@ -297,8 +297,9 @@ def run_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with the C++ start-up log (CUDA probing, oneDNN notes) hidden.
+def import_tensorflow_quietly(macs_per_step: int | None = None) -> None:
+    """Import TensorFlow with the C++ start-up log (CUDA probing, oneDNN notes) hidden, and set
+    its threads for a model of ``macs_per_step`` (see ``configure_threads``).
 
     TensorFlow writes those lines to file descriptor 2 before any logging setting applies,
     so the descriptor is pointed at /dev/null for the import only. Python errors still
@@ -315,7 +316,7 @@ def import_tensorflow_quietly() -> None:
 
             from jazzlstm.training.distribute import configure_threads
 
-            configure_threads()  # before the runtime starts
+            configure_threads(macs_per_step)  # before the runtime starts
             if not os.environ.get("TF_CONFIG"):
                 # Device probing logs happen here; in a cluster the runtime must not start
                 # before the multi-worker strategy configures it.
@@ -335,23 +336,26 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--{args.layout} applies to --text only")
     common = dict(out=args.out, force=args.force, verbose=2 if args.quiet else 1,
                   **settings_of(args, ModelConfig, TrainConfig))
+    from jazzlstm.training.distribute import lstm_macs_per_step
+
+    macs = lstm_macs_per_step(args.batch_size, args.n_a)  # the vocabulary is not read yet: a guess
     if args.data is not None:
         changed = [f"--{name.replace('_', '-')}" for name, value in settings_of(args, CorpusConfig).items()
                    if value != CorpusConfig.__dataclass_fields__[name].default]
         if changed:
             raise UsageError(f"{', '.join(changed)}: reading settings belong to jazzlstm prepare, not train --data")
-        import_tensorflow_quietly()
+        import_tensorflow_quietly(macs)
         run = train(data=args.data, **common)
     elif args.text is not None:
-        import_tensorflow_quietly()
+        import_tensorflow_quietly(macs)
         run = train_text(args.text, layout=args.layout or "stream", **common)
     elif args.abc is not None:
-        import_tensorflow_quietly()
+        import_tensorflow_quietly(macs)
         run = train_abc([args.abc] if args.abc else None, **common)
     else:
         # The corpus is read before TensorFlow is imported, so the reader pool can fork.
         corpus = corpus_from_args(args, args.midi or str(bundled_samples_dir()))
-        import_tensorflow_quietly()
+        import_tensorflow_quietly(macs)
         run = train(corpus=corpus, **common)
     best = run.history.get("best_epoch", 0)
     monitor = run.history.get("monitor", "loss")

@@ -167,11 +167,21 @@ def test_running_text_refuses_several_replicas(tmp_path):
     assert not (tmp_path / ".r.training").exists(), "no work folder to refuse the corrected command"
 
 
+def test_one_thread_per_op_only_below_the_measured_crossover():
+    from jazzlstm.training.distribute import lstm_macs_per_step, one_thread_per_op
+
+    assert lstm_macs_per_step(32, 64, 96) == 32 * 4 * 64 * (96 + 64)
+    assert one_thread_per_op(None) and one_thread_per_op(lstm_macs_per_step(32, 64))  # the course's size
+    assert one_thread_per_op(lstm_macs_per_step(32, 256)) and one_thread_per_op(lstm_macs_per_step(256, 64))
+    assert not one_thread_per_op(lstm_macs_per_step(256, 256)) and not one_thread_per_op(lstm_macs_per_step(256, 512))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("env, expected", [({}, "1"), ({"TF_NUM_INTRAOP_THREADS": "2"}, "0")])
-def test_cpu_training_runs_each_op_on_one_thread_unless_told_otherwise(env, expected):
-    script = ("from jazzlstm.training.distribute import configure_threads; configure_threads(); import tensorflow as tf; "
-              "print(tf.config.threading.get_intra_op_parallelism_threads())")
+@pytest.mark.parametrize("env, macs, expected", [({}, "None", "1"), ({"TF_NUM_INTRAOP_THREADS": "2"}, "None", "0"),
+                                                 ({}, "10 ** 9", "0")])
+def test_cpu_training_runs_each_op_on_one_thread_unless_told_otherwise(env, macs, expected):
+    script = (f"from jazzlstm.training.distribute import configure_threads; configure_threads({macs}); "
+              "import tensorflow as tf; print(tf.config.threading.get_intra_op_parallelism_threads())")
     result = run_python(script, timeout=120, **env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == expected  # 0: TensorFlow's own default

@@ -118,19 +118,44 @@ def make_strategy(kind: str, hardware: Hardware):
     raise JazzLSTMError(f"unknown strategy {kind!r}")
 
 
-def configure_threads() -> None:
-    """On a machine without GPUs, run each TensorFlow op on one thread.
+THREADS_CROSSOVER_MACS = 30_000_000
+"""Multiply-adds per LSTM step (batch x 4 n_a x (V + n_a)) from which TensorFlow's own threads beat
+one thread per op on 2 CPU cores: ``benchmarks/bench_threads.py`` measured one thread 1.16x,
+1.14x, 1.08x and 1.05x the default at 1.3M, 3.7M, 11.5M and 10.5M, and 0.94x at 92M (and far
+less at n_a 512, batch 256); docs/performance.md."""
+VOCABULARY_GUESS = 100
+"""Tokens assumed when the vocabulary is not read yet (music and characters run to a few hundred
+at most; the LSTM's own n_a x n_a term dominates where the choice matters)."""
 
-    jazzlstm's models are made of many small operations (a 32 x 64 by 64 x 256 product per
-    time step); spreading each over several threads costs more than it saves, and the
-    spare cores are better used running independent operations and the input pipeline side
-    by side (docs/performance.md has the measurements, and where this stops paying off).
-    ``TF_NUM_INTRAOP_THREADS`` overrides it. Call before TensorFlow's runtime
-    starts; afterwards the setting cannot change and this does nothing.
+
+def lstm_macs_per_step(batch_size: int, n_a: int, n_values: int = VOCABULARY_GUESS) -> int:
+    """Multiply-adds of one LSTM step of a batch: four gates over [input, state]."""
+    return batch_size * 4 * n_a * (n_values + n_a)
+
+
+def one_thread_per_op(macs_per_step: int | None) -> bool:
+    """Whether a model of ``macs_per_step`` (None: the course's size) trains faster on a CPU with
+    one thread per TensorFlow op than with TensorFlow's own threads."""
+    return macs_per_step is None or macs_per_step < THREADS_CROSSOVER_MACS
+
+
+def configure_threads(macs_per_step: int | None = None) -> None:
+    """On a machine without GPUs, run each TensorFlow op on one thread, unless the model's steps
+    are large (``macs_per_step`` >= :data:`THREADS_CROSSOVER_MACS`), where TensorFlow's own
+    threads (one per core) are faster.
+
+    jazzlstm's models at the course's size are made of many small operations (a 32 x 64 by
+    64 x 256 product per time step); spreading each over several threads costs more than it
+    saves, and the spare cores are better used running independent operations and the input
+    pipeline side by side. At n_a 512 and batch 256 the products are large and one thread per
+    op halves the throughput. ``TF_NUM_INTRAOP_THREADS`` overrides it. Call before
+    TensorFlow's runtime starts; afterwards the setting cannot change and this does nothing.
     """
     import tensorflow as tf
 
     if os.environ.get("TF_NUM_INTRAOP_THREADS") or tf.config.list_physical_devices("GPU"):
+        return
+    if not one_thread_per_op(macs_per_step):
         return
     try:
         tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -138,13 +163,14 @@ def configure_threads() -> None:
         pass
 
 
-def resolve(name: str = "auto", one_replica: bool = False):
-    """(strategy, kind, hardware) for ``name`` on this machine.
+def resolve(name: str = "auto", one_replica: bool = False, macs_per_step: int | None = None):
+    """(strategy, kind, hardware) for ``name`` on this machine (threads set for a model of
+    ``macs_per_step``, see :func:`configure_threads`).
 
     A multi-worker strategy is created before anything else touches TensorFlow's devices:
     collective ops can only be configured before the runtime starts.
     """
-    configure_threads()
+    configure_threads(macs_per_step)
     workers = cluster_workers(tf_config())
     if name == "multi-worker" or (name == "auto" and workers > 1 and not tpu_attached()):
         if workers < 1:

@@ -146,11 +146,12 @@ def fit_model(train: Windows, val: Windows, model_config: ModelConfig, train_con
     Returns (model at the last epoch, history of every epoch, resumed runs included).
     """
     from jazzlstm.training.pipeline import is_distributed
-    from jazzlstm.training.distribute import describe, is_multi_worker, resolve
+    from jazzlstm.training.distribute import VOCABULARY_GUESS, describe, is_multi_worker, lstm_macs_per_step, resolve
     from jazzlstm.model import STEPS_PER_EXECUTION, JazzLSTM, compile_model
     from jazzlstm.training.multiworker import common_epoch, for_multi_worker
 
-    strategy, kind, hardware = resolve(train_config.strategy, one_replica=stateful)  # first: multi-worker must be
+    macs = lstm_macs_per_step(train_config.batch_size, model_config.n_a, model_config.n_values or VOCABULARY_GUESS)
+    strategy, kind, hardware = resolve(train_config.strategy, one_replica=stateful, macs_per_step=macs)  # first: multi-worker must be
     keras.utils.set_random_seed(train_config.seed)
     if stateful and strategy.num_replicas_in_sync > 1:
         raise JazzLSTMError("running text (--stream, --abc) trains on one replica, because its LSTM state is "
