@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from jazzlstm.music.score import Chord, to_steps
+from jazzlstm.music.score import STEPS_PER_BEAT, Chord, to_steps
 from jazzlstm.tokens.base import MusicTokenizer
 from jazzlstm.tokens.events import (KIND_BAR, KIND_CHORD, KIND_DUR, KIND_INTERVAL, KIND_NOTE, KIND_REST,
                                     EventTokenizer)
@@ -34,7 +34,7 @@ class GuideTables:
 
     tokens: tuple[str, ...]
     kinds: list[str | None]
-    beats: np.ndarray                 # beats each id advances time by (0 for untimed ids)
+    steps: np.ndarray                 # grid steps each id advances time by (0 for untimed ids)
     masks: dict[str, np.ndarray]      # phase -> allowed ids
     chord_ids: dict[str, int]         # chord token -> id
     bar_id: int | None
@@ -43,14 +43,14 @@ class GuideTables:
     @classmethod
     def build(cls, tokenizer: MusicTokenizer, tokens: Sequence[str]) -> "GuideTables":
         tokens = tuple(tokens)
-        beats = np.array([tokenizer.token_beats(t) or 0.0 for t in tokens], np.float64)
+        steps = np.array([to_steps(tokenizer.token_beats(t) or 0.0) for t in tokens], np.int64)
         if not isinstance(tokenizer, EventTokenizer):
             kinds: list[str | None] = [None] * len(tokens)
             everything = np.array([tokenizer.token_beats(t) is not None for t in tokens])
             if not everything.any():
                 everything[:] = True
             masks = {phase: everything for phase in (START, NEED_INTERVAL, NEED_DUR, AFTER_DUR)}
-            return cls(tokens, kinds, beats, masks, {}, None, False)
+            return cls(tokens, kinds, steps, masks, {}, None, False)
         kinds = [tokenizer.token_kind(t) for t in tokens]
         kind_array = np.array([k or "" for k in kinds])
 
@@ -61,7 +61,7 @@ class GuideTables:
                  AFTER_DUR: of(KIND_NOTE, KIND_REST, KIND_DUR)}
         chord_ids = {t: i for i, (t, k) in enumerate(zip(tokens, kinds)) if k == KIND_CHORD}
         bar_id = next((i for i, k in enumerate(kinds) if k == KIND_BAR), None)
-        return cls(tokens, kinds, beats, masks, chord_ids, bar_id, True)
+        return cls(tokens, kinds, steps, masks, chord_ids, bar_id, True)
 
 
 @dataclass
@@ -98,7 +98,7 @@ class Guide:
 
     @property
     def beats(self) -> float:
-        return self.steps / 12.0
+        return self.steps / STEPS_PER_BEAT
 
     def finished(self) -> bool:
         """Whether the requested beats are filled and no note is waiting for its duration."""
@@ -120,7 +120,7 @@ class Guide:
             return
         token = tables.tokens[token_id]
         kind = tables.kinds[token_id]
-        timed = tables.beats[token_id]
+        timed = int(tables.steps[token_id])
         if tables.constrained:
             if kind == KIND_NOTE:
                 self._count_note(token)
@@ -130,17 +130,17 @@ class Guide:
             elif kind == KIND_INTERVAL:
                 self.phase = NEED_DUR
             elif kind == KIND_DUR:
-                self.steps += to_steps(timed)
+                self.steps += timed
                 self.phase = AFTER_DUR
             elif kind == KIND_REST:
-                self.steps += to_steps(timed)
+                self.steps += timed
                 self.phase = START
             if self.phase in (START, AFTER_DUR):
                 self._schedule()
             return
         if self.tokenizer.is_note(token):
             self._count_note(token)
-        self.steps += to_steps(timed)
+        self.steps += timed
 
     def _count_note(self, token: str) -> None:
         if not self.chords:
