@@ -154,7 +154,8 @@ def heldout_likelihood(model_bits: ModelBits | None, vocab: Vocabulary, tokenize
     say = progress or (lambda message: None)
     held = heldout_tokens(tokenizer, vocab, reference, reference_names)
     scored = held.scored
-    tokens = sum(sum(tokenizer.predicted(s)) for s in scored)
+    masks = [tokenizer.predicted(s) for s in scored]
+    tokens = sum(map(sum, masks))
     notes = sum(tokenizer.count_notes(s) for s in scored)
     section: dict = {
         "reference_pieces": len(reference),
@@ -172,14 +173,20 @@ def heldout_likelihood(model_bits: ModelBits | None, vocab: Vocabulary, tokenize
         section["note"] = "no reference sequence has two tokens in the model's vocabulary: nothing to score"
     if model_bits is not None:
         say(f"scoring {len(scored)} reference sequence(s) ({tokens} tokens) with the model")
-        bits = sum(float(np.sum(np.asarray(model_bits(vocab.encode(s)))[np.asarray(tokenizer.predicted(s), bool)]))
-                   for s in scored)
-        section["model"] = _rates(bits, tokens, notes)
-    section["baselines"] = _baselines(scored, tokens, notes, tokenizer, training, training_names, orders, say)
+        section["model"] = _rates(model_total_bits(model_bits, vocab, scored, masks), tokens, notes)
+    section["baselines"] = _baselines(scored, masks, notes, tokenizer, training, training_names, orders, say)
     return section
 
 
-def _baselines(scored: list[list[str]], tokens: int, notes: int, tokenizer: MusicTokenizer,
+def model_total_bits(model_bits: ModelBits, vocab: Vocabulary, scored: Sequence[Sequence[str]],
+                     masks: Sequence[Sequence[bool]]) -> float:
+    """The model's bits over the scored tokens of every sequence (``masks``: which of tokens
+    2..T are predictions; see :meth:`~jazzlstm.tokens.base.MusicTokenizer.predicted`)."""
+    return sum(float(np.sum(np.asarray(model_bits(vocab.encode(s)))[np.asarray(mask, bool)]))
+               for s, mask in zip(scored, masks))
+
+
+def _baselines(scored: list[list[str]], masks: list[list[bool]], notes: int, tokenizer: MusicTokenizer,
                training: Sequence[Score] | None, training_names: Sequence[str], orders: Sequence[int],
                say: Callable[[str], None]) -> dict:
     if training is None:
@@ -192,18 +199,18 @@ def _baselines(scored: list[list[str]], tokens: int, notes: int, tokenizer: Musi
     say(f"fitting n-gram baselines on {len(sequences)} training sequence(s) "
         f"({sum(len(s) for s in sequences)} tokens)")
     return {"training_pieces": len(training),
-            **baseline_rates(sequences, scored, tokens, notes, orders, tokenizer),
+            **baseline_rates(sequences, scored, masks, notes, orders),
             "skipped": [{"piece": name, "reason": why} for name, why in skipped]}
 
 
-def baseline_rates(sequences: Sequence[Sequence[str]], scored: Sequence[Sequence[str]], tokens: int, notes: int,
-                   orders: Sequence[int] = KN_ORDERS, tokenizer: MusicTokenizer | None = None) -> dict:
+def baseline_rates(sequences: Sequence[Sequence[str]], scored: Sequence[Sequence[str]],
+                   masks: Sequence[Sequence[bool]], notes: int, orders: Sequence[int] = KN_ORDERS) -> dict:
     """Uniform, unigram and Kneser-Ney models fitted on ``sequences``, scored on tokens 2..T of
-    ``scored`` (``tokens`` of them, over ``notes`` melody notes; with a ``tokenizer``, its given
-    tokens are not scored), and the OOV rate of the scored tokens."""
+    ``scored`` where ``masks`` marks them predicted (given tokens are not scored), over
+    ``notes`` melody notes, and the OOV rate of the scored tokens."""
     uniform = UniformModel(sequences)
-    masks = [tokenizer.predicted(s) if tokenizer is not None else None for s in scored]
-    predicted = [t for s, mask in zip(scored, masks) for t, m in zip(s[1:], mask or [True] * len(s)) if m]
+    tokens = sum(map(sum, masks))
+    predicted = [t for s, mask in zip(scored, masks) for t, m in zip(s[1:], mask) if m]
     out: dict = {
         "available": True,
         "training_sequences": len(sequences),

@@ -108,23 +108,22 @@ def validation_baselines(jazz, vocab: Vocabulary, tokenizer: MusicTokenizer, seq
     """The model against n-gram baselines fitted on the training files, all scored in bits per
     note on the validation files' whole sequences (tokens 2..T; see
     :mod:`jazzlstm.evaluate.heldout`). None without validation files."""
-    from jazzlstm.evaluate.heldout import baseline_rates
+    from jazzlstm.evaluate.heldout import baseline_rates, model_total_bits
     from jazzlstm.model.likelihood import token_bits
 
     train_idx, val_idx = split_sequences(len(sequences), train_config, groups)
     scored = [list(sequences[i]) for i in val_idx if len(sequences[i]) >= 2]
     if not scored:
         return None
-    tokens = sum(sum(tokenizer.predicted(s)) for s in scored)
+    masks = [tokenizer.predicted(s) for s in scored]
+    tokens = sum(map(sum, masks))
     notes = sum(tokenizer.count_notes(s) for s in scored)
-    bits = sum(float(token_bits(jazz, vocab.encode(s))[np.asarray(tokenizer.predicted(s), bool)].sum())
-               for s in scored)
+    bits = model_total_bits(lambda ids: token_bits(jazz, ids), vocab, scored, masks)
     return {"split": "validation files", "validation_sequences": len(scored), "scored_tokens": tokens,
             "notes": notes,
             "model": {"bits_per_note": bits / notes if notes else None, "bits_per_token": bits / tokens,
                       "total_bits": bits},
-            "baselines": baseline_rates([sequences[i] for i in train_idx], scored, tokens, notes,
-                                        tokenizer=tokenizer)}
+            "baselines": baseline_rates([sequences[i] for i in train_idx], scored, masks, notes)}
 
 
 def _tokens_per_note(sequences: Sequence[Sequence[int]], notes: Sequence[int] | None,
@@ -146,11 +145,11 @@ def fit_model(train: Windows, val: Windows, model_config: ModelConfig, train_con
     Returns (model at the last epoch, history of every epoch, resumed runs included).
     """
     from jazzlstm.training.pipeline import is_distributed
-    from jazzlstm.training.distribute import VOCABULARY_GUESS, describe, is_multi_worker, lstm_macs_per_step, resolve
+    from jazzlstm.training.distribute import describe, is_multi_worker, lstm_macs_per_step, resolve
     from jazzlstm.model import STEPS_PER_EXECUTION, JazzLSTM, compile_model
     from jazzlstm.training.multiworker import common_epoch, for_multi_worker
 
-    macs = lstm_macs_per_step(train_config.batch_size, model_config.n_a, model_config.n_values or VOCABULARY_GUESS)
+    macs = lstm_macs_per_step(train_config.batch_size, model_config.n_a, model_config.n_values)
     strategy, kind, hardware = resolve(train_config.strategy, one_replica=stateful, macs_per_step=macs)  # first: multi-worker must be
     keras.utils.set_random_seed(train_config.seed)
     if stateful and strategy.num_replicas_in_sync > 1:
