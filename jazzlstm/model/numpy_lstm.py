@@ -3,8 +3,8 @@
 Generation needs one LSTM step and the softmax layer: a few small matrix products. Importing
 TensorFlow for them costs seconds and hundreds of megabytes, so ``jazzlstm generate`` loads the
 weights with h5py (a ``.keras`` file is a zip holding ``model.weights.h5``) and steps in numpy,
-in float32 like Keras. The arithmetic is :mod:`jazzlstm.model.reference`'s, gate order
-i, f, c, o as Keras stores it; tests check the logits against the Keras step function.
+in float32 like Keras, with :mod:`jazzlstm.model.reference`'s step (gate order i, f, c, o as
+Keras stores it); tests check the logits against the Keras step function.
 """
 from __future__ import annotations
 
@@ -16,12 +16,9 @@ from typing import Any
 import numpy as np
 
 from jazzlstm.errors import JazzLSTMError
+from jazzlstm.model.reference import params_from_keras, step_logits
 
 WEIGHTS_MEMBER = "model.weights.h5"
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (np.tanh(0.5 * z) + 1.0)  # the same function, without overflow for large |z|
 
 
 def read_weights(path: str | Path) -> dict[str, np.ndarray]:
@@ -47,14 +44,14 @@ def read_weights(path: str | Path) -> dict[str, np.ndarray]:
     dense = [arrays for arrays in found.values() if len(arrays) == 2 and arrays[0].ndim == 2 and arrays[1].ndim == 1]
     if len(lstm) != 1 or len(dense) != 1:
         raise JazzLSTMError(f"{path}: not a jazz LSTM's weights (expected one LSTM and one dense layer)")
-    kernel, recurrent, bias = (np.asarray(a, np.float32) for a in lstm[0])
-    dense_kernel, dense_bias = (np.asarray(a, np.float32) for a in dense[0])
-    n_a = recurrent.shape[0]
-    if not (kernel.shape[1] == 4 * n_a and bias.shape == (4 * n_a,) and dense_kernel.shape[0] == n_a
-            and dense_bias.shape == (dense_kernel.shape[1],)):
-        raise JazzLSTMError(f"{path}: the weights' shapes do not fit together")
-    return {"kernel": kernel, "recurrent_kernel": recurrent, "bias": bias,
-            "dense_kernel": dense_kernel, "dense_bias": dense_bias}
+    try:
+        params = params_from_keras(*lstm[0], *dense[0], dtype=np.float32)
+    except ValueError as exc:
+        raise JazzLSTMError(f"{path}: the weights' shapes do not fit together ({exc})") from None
+    n_a = params["recurrent_kernel"].shape[0]
+    if params["dense_kernel"].shape[0] != n_a or params["dense_bias"].shape != (params["dense_kernel"].shape[1],):
+        raise JazzLSTMError(f"{path}: the weights' shapes do not fit together (dense layer)")
+    return params
 
 
 class NumpyLSTM:
@@ -89,13 +86,5 @@ class NumpyLSTM:
 
     def step(self, ids: np.ndarray, state: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, tuple]:
         """``(ids (batch,), (a, c)) -> (logits (batch, V), (a, c))``; an id of -1 is an all-zero input."""
-        w = self.weights
-        ids = np.asarray(ids, np.int64)
-        a, c = state
-        # A one-hot input times the kernel is the kernel's row for that id.
-        x_part = np.where((ids >= 0)[:, None], w["kernel"][np.maximum(ids, 0)], np.float32(0))
-        z = x_part + a @ w["recurrent_kernel"] + w["bias"]
-        i, f, g, o = np.split(z, 4, axis=1)
-        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-        a = _sigmoid(o) * np.tanh(c)
-        return a @ w["dense_kernel"] + w["dense_bias"], (a, c)
+        logits, a, c = step_logits(np.asarray(ids), *state, self.weights)
+        return logits, (a, c)
