@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import json
 import os
-import random
 import shutil
 import sys
 import tempfile
@@ -42,18 +41,6 @@ ENCODINGS = ("grammar", "grammar-events", "notes", "note-events")
 
 def log(message: str) -> None:
     print(f"bench_quality: {message}", file=sys.stderr, flush=True)
-
-
-def split_files(source: Path, train: Path, heldout: Path, share: float, seed: int) -> tuple[int, int]:
-    """Move whole files: ``share`` of them (at least one) to ``heldout``, the rest to ``train``."""
-    files = sorted(source.glob("*.mid"))
-    random.Random(seed).shuffle(files)
-    cut = max(1, round(len(files) * share))
-    for target, chosen in ((heldout, files[:cut]), (train, files[cut:])):
-        target.mkdir()
-        for path in chosen:
-            shutil.move(str(path), target / path.name)
-    return len(files) - cut, cut
 
 
 def generated_summary(report: dict) -> dict:
@@ -136,7 +123,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from jazzlstm import api
-    from jazzlstm.data.music21_corpus import export_chorales, export_scores, export_tunes
+    from jazzlstm.data.music21_corpus import export_chorales, export_scores, export_tunes, hold_out_files
     from jazzlstm.model.params import units_for_budget
 
     started = time.perf_counter()
@@ -155,7 +142,7 @@ def main() -> None:
             counts = {"chorales": export_chorales(everything, args.chorales, log),
                       "tunes": export_tunes(everything, args.tunes, log),
                       "lead_sheets": export_scores(everything, "leadSheet", "leadsheet_", log)}
-            counts["train_files"], counts["heldout_files"] = split_files(
+            counts["train_files"], counts["heldout_files"] = hold_out_files(
                 everything, root / "train", root / "heldout", args.heldout, args.seed)
             corpus_file.write_text(json.dumps(counts))
         n_heldout = counts["heldout_files"]

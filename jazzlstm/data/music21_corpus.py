@@ -15,6 +15,8 @@ fixed order, so a corpus built twice is the same corpus.
 """
 from __future__ import annotations
 
+import random
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -95,3 +97,18 @@ def export_corpus(folder: str | Path, chorales: int | None = None, tunes: int | 
               "joplin": export_scores(folder, "joplin", "joplin_", log)}
     log(", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items()) + f" written to {folder}")
     return counts
+
+
+def hold_out_files(source: Path, train: Path, heldout: Path, share: float, seed: int) -> tuple[int, int]:
+    """Move whole MIDI files out of ``source``: ``share`` of them (at least one, chosen by
+    ``seed``) to ``heldout``, the rest to ``train`` (both made afresh); returns (train, held out)."""
+    files = sorted(Path(source).glob("*.mid"))
+    random.Random(seed).shuffle(files)
+    cut = max(1, round(len(files) * share))
+    for target, chosen in ((heldout, files[:cut]), (train, files[cut:])):
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        for path in chosen:
+            shutil.move(str(path), target / path.name)
+    return len(files) - cut, cut

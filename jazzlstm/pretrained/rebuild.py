@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import shutil
 import sys
 import tempfile
@@ -51,7 +50,7 @@ def log(message: str) -> None:
 
 def build_corpus(work: Path) -> tuple[Path, Path, dict]:
     """Write the corpus into ``work``: (training folder, held-out folder, counts)."""
-    from jazzlstm.data.music21_corpus import export_corpus
+    from jazzlstm.data.music21_corpus import export_corpus, hold_out_files
 
     everything = work / "all"
     if everything.exists():
@@ -61,17 +60,8 @@ def build_corpus(work: Path) -> tuple[Path, Path, dict]:
     for path in own:
         shutil.copyfile(path, everything / f"sample_{path.name}")
     counts["composed_samples"] = len(own)
-    files = sorted(everything.glob("*.mid"))
-    random.Random(SEED).shuffle(files)
-    cut = max(1, round(len(files) * HELDOUT_SHARE))
     train, heldout = work / "train", work / "heldout"
-    for folder, chosen in ((heldout, files[:cut]), (train, files[cut:])):
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir()
-        for path in chosen:
-            shutil.move(str(path), folder / path.name)
-    counts.update(train_files=len(files) - cut, heldout_files=cut)
+    counts["train_files"], counts["heldout_files"] = hold_out_files(everything, train, heldout, HELDOUT_SHARE, SEED)
     return train, heldout, counts
 
 
