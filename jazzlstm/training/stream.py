@@ -19,7 +19,6 @@ worker i mod n: auto-sharding by file), and every worker runs the same number of
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import sys
@@ -32,6 +31,7 @@ from jazzlstm.config import CorpusConfig, DataConfig, ModelConfig, TrainConfig, 
 from jazzlstm.data import records as rec
 from jazzlstm.data.prepare import iter_records, read_manifest
 from jazzlstm.errors import JazzLSTMError
+from jazzlstm.fileio import file_sha256
 from jazzlstm.training.pipeline import Batches, is_distributed
 
 BASELINE_TOKEN_LIMIT = 2_000_000
@@ -249,7 +249,7 @@ def train_stream(data_dir: str | Path, out: str | Path, model_config: ModelConfi
         c = manifest["counts"]
         print(f"jazzlstm: streaming {data_dir}: {c['pieces']} pieces ({len(held_out)} held out), {c['tokens']} "
               f"tokens, {len(manifest['shards'])} record file(s)", file=sys.stderr)
-    digest = hashlib.sha256((data_dir / rec.MANIFEST_FILE).read_bytes()).hexdigest()
+    digest = file_sha256(data_dir / rec.MANIFEST_FILE)
     n_tokens = manifest["counts"]["tokens"]
     del manifest  # the per-piece lists are not needed while training
 
