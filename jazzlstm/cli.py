@@ -142,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting(train, TrainConfig, "epochs", type=positive_int)
     add_setting(train, TrainConfig, "batch_size", type=positive_int)
     add_setting(train, ModelConfig, "n_a", type=positive_int)
+    add_setting(train, ModelConfig, "layers", type=positive_int)
+    add_setting(train, ModelConfig, "dropout", type=fraction)
     add_setting(train, ModelConfig, "tx", type=positive_int)
     add_setting(train, TrainConfig, "stride", type=positive_int)
     add_setting(train, TrainConfig, "lr", type=positive_float)
@@ -338,7 +340,7 @@ def run_train(args: argparse.Namespace) -> int:
                   **settings_of(args, ModelConfig, TrainConfig))
     from jazzlstm.training.distribute import lstm_macs_per_step
 
-    macs = lstm_macs_per_step(args.batch_size, args.n_a)  # the vocabulary is not read yet: a guess
+    macs = lstm_macs_per_step(args.batch_size, args.n_a, layers=args.layers)  # the vocabulary is not read yet: a guess
     if args.data is not None:
         changed = [f"--{name.replace('_', '-')}" for name, value in settings_of(args, CorpusConfig).items()
                    if value != CorpusConfig.__dataclass_fields__[name].default]
@@ -552,10 +554,18 @@ def run_info(args: argparse.Namespace) -> int:
         raise JazzLSTMError(f"{run_dir}: config.json does not give the vocabulary size (n_values)")
     encoding = data.tokenizer_config().get("name", data.encoding)
     print(f"{run_dir}: a {data.mode} run of jazzlstm {version}, encoding {encoding}, "
-          f"{model.n_values} tokens, {model.n_a} LSTM units, windows of {model.tx}; trained "
+          f"{model.n_values} tokens, {_stack(model)}, windows of {model.tx}; trained "
           f"{train.epochs} epochs (batch {train.batch_size}, lr {train.lr:g}, seed {train.seed})")
-    print("\n".join(breakdown_lines(model.n_values, model.n_a)))
+    print("\n".join(breakdown_lines(model.n_values, model.n_a, model.layers)))
     return 0
+
+
+def _stack(model: ModelConfig) -> str:
+    """"64 LSTM units", or "3 stacked LSTM layers of 512 units, dropout 0.5"."""
+    if model.layers == 1:
+        return f"{model.n_a} LSTM units" + (f", dropout {model.dropout:g}" if model.dropout else "")
+    return f"{model.layers} stacked LSTM layers of {model.n_a} units" + (
+        f", dropout {model.dropout:g}" if model.dropout else "")
 
 
 def evaluation_summary(report: dict) -> str:

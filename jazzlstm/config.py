@@ -46,9 +46,14 @@ class ModelConfig:
     n_a: int = setting(64, "LSTM units")
     tx: int | None = setting(None, "tokens per training window (default: 30 for music, 64 for running text "
                                    "and ABC, the longest line for --lines)")
+    layers: int = setting(1, "stacked LSTM layers, each of n_a units")
+    dropout: float = setting(0.0, "dropout rate (training only) between stacked LSTM layers and before the "
+                                  "output layer")
 
     def __post_init__(self) -> None:
-        _require_positive(self, "n_values", "n_a", "tx")
+        _require_positive(self, "n_values", "n_a", "tx", "layers")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,9 @@ def load_run(path: str | Path, backend: str = "tf") -> Run:
     if model.n_a != model_config.n_a:
         raise JazzLSTMError(f"{path / CONFIG_FILE}: n_a is {model_config.n_a} but the model in {MODEL_FILE} has "
                             f"{model.n_a} LSTM units")
+    if model.layers != model_config.layers:
+        raise JazzLSTMError(f"{path / CONFIG_FILE}: layers is {model_config.layers} but the model in {MODEL_FILE} "
+                            f"has {model.layers} stacked LSTM layers")
     inputs = _lstm_inputs(model)
     if inputs is not None and inputs != model.n_values:
         raise JazzLSTMError(f"{path / MODEL_FILE}: the LSTM reads {inputs} token values but the model predicts "

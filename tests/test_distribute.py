@@ -83,10 +83,10 @@ def test_lstm_cell_is_eligible_for_the_cudnn_kernel():
 
     from jazzlstm.model import JazzLSTM
 
-    lstm = JazzLSTM.create(5, n_a=4).LSTM_cell
-    assert _do_lstm_arguments_support_cudnn(lstm.cell.activation, lstm.cell.recurrent_activation, lstm.unroll,
-                                            lstm.cell.use_bias)
-    assert lstm.cell.recurrent_dropout == 0 and lstm.cell.dropout == 0
+    for lstm in JazzLSTM.create(5, n_a=4, layers=3, dropout=0.5).LSTM_cells:  # a stack: every layer
+        assert _do_lstm_arguments_support_cudnn(lstm.cell.activation, lstm.cell.recurrent_activation, lstm.unroll,
+                                                lstm.cell.use_bias)
+        assert lstm.cell.recurrent_dropout == 0 and lstm.cell.dropout == 0
 
 
 TWO_LOGICAL_CPUS = textwrap.dedent("""
@@ -109,7 +109,7 @@ MIRRORED_SCRIPT = TWO_LOGICAL_CPUS + textwrap.dedent("""
     out = {}
     for strategy in ("default", "mirrored"):
         with tempfile.TemporaryDirectory() as folder:
-            jazz, history = fit_model(Windows(rows), Windows(rows[:32]), ModelConfig(12, 8, 8),
+            jazz, history = fit_model(Windows(rows), Windows(rows[:32]), ModelConfig(12, 8, 8, layers=LAYERS),
                                       TrainConfig(epochs=3, batch_size=32, seed=1, strategy=strategy),
                                       Backups(folder), verbose=0)
         out[strategy] = {"loss": history["loss"], "val_loss": history["val_loss"],
@@ -119,12 +119,14 @@ MIRRORED_SCRIPT = TWO_LOGICAL_CPUS + textwrap.dedent("""
 
 
 @pytest.mark.slow
-def test_mirrored_on_two_logical_cpus_matches_one_device():
+@pytest.mark.parametrize("layers", [1, 2])  # the classic model and a stack of two LSTMs
+def test_mirrored_on_two_logical_cpus_matches_one_device(layers):
     import numpy as np
 
-    out = run_python_json(MIRRORED_SCRIPT)
+    # one process per model: two mirrored strategies in one process share collective keys
+    out = run_python_json(MIRRORED_SCRIPT.replace("LAYERS", str(layers)))
     single, mirrored = out["default"], out["mirrored"]
-    assert len(single["loss"]) == 3
+    assert len(single["loss"]) == 3 and len(single["weights"]) == 3 * layers + 2
     np.testing.assert_allclose(mirrored["loss"], single["loss"], atol=1e-5)
     np.testing.assert_allclose(mirrored["val_loss"], single["val_loss"], atol=1e-5)
     for a, b in zip(single["weights"], mirrored["weights"]):

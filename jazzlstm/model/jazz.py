@@ -10,41 +10,60 @@ import numpy as np
 from keras import ops
 
 from jazzlstm.config import MUSIC_TX, ModelConfig, TrainConfig
-from jazzlstm.model.classic import build_training_model, djmodel, music_inference_model, unrolled_inputs
+from jazzlstm.model.classic import (LSTMs, as_stack, build_training_model, djmodel, music_inference_model,
+                                   unrolled_inputs)
 from jazzlstm.model.compile import STEPS_PER_EXECUTION, compile_model
-from jazzlstm.model.layers import DENSOR_NAME, LSTM_NAME, RESHAPOR_NAME
+from jazzlstm.model.layers import DENSOR_NAME, LSTM_NAME, RESHAPOR_NAME, layer_name
 from jazzlstm.model.sampling import Sampler, StepFn
 
 
-def make_step_fn(LSTM_cell: keras.layers.LSTM, densor: keras.layers.Dense) -> StepFn:
+def make_step_fn(LSTM_cell: LSTMs, densor: keras.layers.Dense) -> StepFn:
     """``step(ids (batch,), (a, c)) -> (logits (batch, V), (a, c))`` on the shared weights.
 
     Uses ``LSTM_cell.cell`` directly (one cell step is far cheaper than running the LSTM layer
     on a length-1 sequence) and returns densor's pre-softmax logits, so samplers can apply a
     temperature exactly. An id of -1 is an all-zero input, like the classic ``x0``.
+
+    For a stack of layers, ``a`` and ``c`` hold every layer's state side by side (batch,
+    layers x units), bottom layer first, so samplers and beam search handle them as one state.
     """
     if densor.activation is not keras.activations.softmax:
         raise ValueError("densor must end in a softmax for its logits to be meaningful")
-    cell, n_values = LSTM_cell.cell, densor.units
+    cells, n_values = [layer.cell for layer in as_stack(LSTM_cell)], densor.units
 
     def step(ids, state):
         x = ops.one_hot(ops.cast(ids, "int32"), n_values)
-        h, (a, c) = cell(x, [state[0], state[1]])
-        return ops.matmul(h, densor.kernel) + densor.bias, (a, c)
+        if len(cells) == 1:
+            h, (a, c) = cells[0](x, [state[0], state[1]])
+            return ops.matmul(h, densor.kernel) + densor.bias, (a, c)
+        a_parts = ops.split(state[0], len(cells), axis=-1)
+        c_parts = ops.split(state[1], len(cells), axis=-1)
+        new_a, new_c = [], []
+        for cell, a, c in zip(cells, a_parts, c_parts):
+            x, (a, c) = cell(x, [a, c])
+            new_a.append(a)
+            new_c.append(c)
+        return ops.matmul(x, densor.kernel) + densor.bias, (ops.concatenate(new_a, -1), ops.concatenate(new_c, -1))
 
     return step
 
 
 class JazzLSTM:
-    """Owns ``LSTM_cell``, ``densor`` and ``reshapor`` and builds every graph from them."""
+    """Owns ``LSTM_cell``, ``densor`` and ``reshapor`` and builds every graph from them.
 
-    def __init__(self, LSTM_cell: keras.layers.LSTM, densor: keras.layers.Dense,
+    A stacked model owns a list of LSTM layers, ``LSTM_cells`` (bottom first; ``LSTM_cell`` is
+    the bottom one), each of the same units, and the dropout rate between them."""
+
+    def __init__(self, LSTM_cell: LSTMs, densor: keras.layers.Dense,
                  reshapor: keras.layers.Reshape | None = None, tx: int = MUSIC_TX,
-                 implementation: str = "auto", training_model: keras.Model | None = None):
+                 implementation: str = "auto", training_model: keras.Model | None = None,
+                 dropout: float = 0.0):
         """Hold existing layers (new ones from :meth:`create`, or those of a loaded model)
         without copying weights; ``training_model`` is a fast model already built on them."""
         n_values = densor.units
-        self.LSTM_cell = LSTM_cell
+        self.LSTM_cells = as_stack(LSTM_cell)
+        self.LSTM_cell = self.LSTM_cells[0]
+        self.dropout = float(dropout)
         self.densor = densor
         self.reshapor = reshapor or keras.layers.Reshape((1, n_values), name=RESHAPOR_NAME)
         self.tx = int(tx)
@@ -52,28 +71,39 @@ class JazzLSTM:
         self._training_model = training_model
         self._sampler: Sampler | None = None
         # Build now so the weights exist before any graph is made (order-independent).
-        if not LSTM_cell.built:
-            LSTM_cell.build((None, 1, n_values))
+        inputs = n_values
+        for cell in self.LSTM_cells:
+            if not cell.built:
+                cell.build((None, 1, inputs))
+            inputs = cell.units
         if not densor.built:
-            densor.build((None, LSTM_cell.units))
+            densor.build((None, inputs))
 
     @classmethod
     def create(cls, n_values: int, n_a: int = ModelConfig.n_a, tx: int = MUSIC_TX, seed: int | None = None,
-               implementation: str = "auto", dtype: str | None = None) -> "JazzLSTM":
-        """New layers for a vocabulary of ``n_values`` tokens and ``n_a`` LSTM units.
+               implementation: str = "auto", dtype: str | None = None, layers: int = ModelConfig.layers,
+               dropout: float = ModelConfig.dropout) -> "JazzLSTM":
+        """New layers for a vocabulary of ``n_values`` tokens and ``layers`` stacked LSTMs of
+        ``n_a`` units, with ``dropout`` between layers and before ``densor`` (training only).
 
         ``dtype``: the LSTM's Keras dtype policy, e.g. ``"mixed_float16"`` (mixed precision);
         ``densor`` then still computes its softmax in float32, for a stable loss."""
-        if n_values < 2 or n_a < 1 or tx < 1:
-            raise ValueError(f"need n_values >= 2, n_a >= 1, tx >= 1; got {n_values}, {n_a}, {tx}")
-        init = _initializers(seed)
-        # Default activations, no recurrent dropout, no unrolling: the LSTM stays eligible
+        if n_values < 2 or n_a < 1 or tx < 1 or layers < 1:
+            raise ValueError(f"need n_values >= 2, n_a >= 1, tx >= 1, layers >= 1; got {n_values}, {n_a}, {tx}, "
+                             f"{layers}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        # Default activations, no recurrent dropout, no unrolling: each LSTM stays eligible
         # for Keras's cuDNN kernel on GPUs (tests/test_distribute.py checks the conditions).
-        LSTM_cell = keras.layers.LSTM(n_a, return_state=True, name=LSTM_NAME, dtype=dtype,
-                                      kernel_initializer=init[0], recurrent_initializer=init[1])
+        cells = []
+        for k in range(1, layers + 1):
+            init = _initializers(None if seed is None else seed + 3 * (k - 1))
+            cells.append(keras.layers.LSTM(n_a, return_state=True, name=layer_name(LSTM_NAME, k), dtype=dtype,
+                                           kernel_initializer=init[0], recurrent_initializer=init[1]))
+        init = _initializers(seed)
         densor = keras.layers.Dense(n_values, activation="softmax", name=DENSOR_NAME,
                                     kernel_initializer=init[2], dtype="float32" if dtype else None)
-        return cls(LSTM_cell, densor, tx=tx, implementation=implementation)
+        return cls(cells, densor, tx=tx, implementation=implementation, dropout=dropout)
 
     @property
     def n_values(self) -> int:
@@ -84,30 +114,41 @@ class JazzLSTM:
         return self.LSTM_cell.units
 
     @property
+    def layers(self) -> int:
+        """How many LSTM layers are stacked."""
+        return len(self.LSTM_cells)
+
+    @property
     def weights(self) -> list:
-        """The shared variables: LSTM kernel, recurrent kernel, bias, densor kernel, bias."""
-        return [*self.LSTM_cell.weights, *self.densor.weights]
+        """The shared variables: each LSTM's kernel, recurrent kernel and bias (bottom first),
+        then densor's kernel and bias."""
+        return [*(w for cell in self.LSTM_cells for w in cell.weights), *self.densor.weights]
 
     @property
     def training_model(self) -> keras.Model:
         """The fast training model (built once, then reused so its optimizer state persists)."""
         if self._training_model is None:
-            self._training_model = build_training_model(self.LSTM_cell, self.densor, None,
-                                                        self.implementation)
+            self._training_model = build_training_model(self.LSTM_cells, self.densor, None,
+                                                        self.implementation, dropout=self.dropout)
         return self._training_model
 
     def stateful_model(self, batch_size: int) -> keras.Model:
         """A training model for running text (consecutive windows, state carried between
-        batches) on the same layers; its ``LSTM_seq`` layer's ``reset_state`` zeroes the state."""
-        return build_training_model(self.LSTM_cell, self.densor, None, self.implementation, batch_size)
+        batches) on the same layers; its ``LSTM_seq`` layers' ``reset_state`` zeroes the state."""
+        return build_training_model(self.LSTM_cells, self.densor, None, self.implementation, batch_size,
+                                    dropout=self.dropout)
 
     def djmodel(self, Tx: int | None = None) -> keras.Model:
         """The classic unrolled training graph over ``Tx`` (default: ``self.tx``) steps."""
-        return djmodel(Tx or self.tx, self.LSTM_cell, self.densor, self.reshapor)
+        return djmodel(Tx or self.tx, self._cells_argument(), self.densor, self.reshapor, self.dropout)
 
     def inference_model(self, Ty: int = 100) -> keras.Model:
         """The classic argmax-feedback generator over ``Ty`` steps."""
-        return music_inference_model(self.LSTM_cell, self.densor, Ty)
+        return music_inference_model(self._cells_argument(), self.densor, Ty)
+
+    def _cells_argument(self) -> LSTMs:
+        """What the classic functions take: the one ``LSTM_cell``, or the stack."""
+        return self.LSTM_cell if self.layers == 1 else self.LSTM_cells
 
     def compile(self, learning_rate: float = TrainConfig.lr, clipnorm: float | None = TrainConfig.clipnorm,
                 steps_per_execution: int = STEPS_PER_EXECUTION, bits_name: str = "bits_per_token") -> keras.Model:
@@ -122,16 +163,17 @@ class JazzLSTM:
         """The :class:`~jazzlstm.model.sampling.Sampler` of this model, built once so its compiled
         loops are traced once and reused by every later generation."""
         if self._sampler is None:
-            self._sampler = Sampler(make_step_fn(self.LSTM_cell, self.densor), self.n_values)
+            self._sampler = Sampler(make_step_fn(self.LSTM_cells, self.densor), self.n_values)
         return self._sampler
 
     def initial_state(self, batch_size: int) -> tuple[Any, Any]:
-        """Zero (a0, c0), as the classic code starts every sequence."""
-        zeros = ops.zeros((batch_size, self.n_a))
+        """Zero (a0, c0), as the classic code starts every sequence (every layer's, side by side)."""
+        zeros = ops.zeros((batch_size, self.n_a * self.layers))
         return zeros, zeros
 
     def get_config(self) -> dict:
-        return {"n_values": self.n_values, "n_a": self.n_a, "tx": self.tx}
+        return {"n_values": self.n_values, "n_a": self.n_a, "tx": self.tx, "layers": self.layers,
+                "dropout": self.dropout}
 
 
 def weights_digest(jazz: JazzLSTM) -> str:
@@ -158,6 +200,6 @@ def step_probabilities(jazz: JazzLSTM, ids: np.ndarray, path: str = "fast") -> n
         return np.asarray(jazz.training_model(ids, training=False))
     if path == "unrolled":
         model = jazz.djmodel(ids.shape[1])
-        outputs = model(unrolled_inputs(ids, jazz.n_values, jazz.n_a), training=False)
+        outputs = model(unrolled_inputs(ids, jazz.n_values, jazz.n_a, jazz.layers), training=False)
         return np.stack([np.asarray(o) for o in outputs], axis=1)
     raise ValueError(f"path must be 'fast' or 'unrolled', got {path!r}")

@@ -9,6 +9,12 @@ from keras import ops
 
 # Names the loaders look layers up by; keep them stable across versions.
 LSTM_NAME, DENSOR_NAME, RESHAPOR_NAME, SEQUENCE_NAME = "LSTM_cell", "densor", "reshapor", "LSTM_seq"
+DROPOUT_NAME = "dropout"
+
+
+def layer_name(base: str, layer: int) -> str:
+    """The name of stacked layer ``layer`` (1 = the bottom one, which keeps the classic name)."""
+    return base if layer == 1 else f"{base}_{layer}"
 
 
 @keras.saving.register_keras_serializable(package="jazzlstm")
@@ -51,12 +57,14 @@ class ArgmaxOneHot(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="jazzlstm")
 class SequenceLSTM(keras.layers.Layer):
-    """Run a shared ``keras.layers.LSTM``'s weights over a whole id sequence at once.
+    """Run a shared ``keras.layers.LSTM``'s weights over a whole sequence at once.
 
     ``LSTM_cell`` returns only its last step, so this layer wraps the *same* layer object and
     maps ids (batch, T) to every step's hidden state (batch, T, units). With one-hot inputs
     ``x @ kernel`` is a row lookup, so the input projection of all steps is one gather and
-    only ``h @ recurrent_kernel`` stays in the recurrence. Implementations:
+    only ``h @ recurrent_kernel`` stays in the recurrence. An upper layer of a stack takes the
+    layer below's states (batch, T, features) instead of ids; its input projection is then one
+    matrix product over all steps. Implementations:
 
     * ``"unrolled"``: gather, then the T cell steps unrolled in the graph (fastest on CPU for
       training windows: no loop overhead, and the one-hot columns are never multiplied);
@@ -108,7 +116,8 @@ class SequenceLSTM(keras.layers.Layer):
             self.state_c.assign(ops.zeros_like(self.state_c))
 
     def call(self, ids, initial_state=None):
-        ids = ops.cast(ids, "int32")
+        # ids (batch, T) for the bottom layer; the states of the layer below (batch, T, n) above it
+        ids = ops.cast(ids, "int32") if len(ids.shape) == 2 else ops.cast(ids, self.compute_dtype)
         if initial_state is None and self.stateful:
             initial_state = (ops.stop_gradient(ops.convert_to_tensor(self.state_h)),
                              ops.stop_gradient(ops.convert_to_tensor(self.state_c)))
@@ -197,11 +206,32 @@ def _fast_compatible(cell: keras.layers.LSTMCell) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# The recurrence over a whole id sequence: (cell, ids (batch, T), h0, c0) -> (hs, h, c)
+# The recurrence over a whole sequence: (cell, ids (batch, T) or inputs (batch, T, n), h0, c0)
+# -> (hs, h, c)
 # --------------------------------------------------------------------------------------------
+def time_major(ids):
+    """(batch, T[, n]) -> (T, batch[, n])."""
+    return ops.transpose(ids) if len(ids.shape) == 2 else ops.transpose(ids, [1, 0, 2])
+
+
+def step_inputs(cell: keras.layers.LSTMCell, ids, dtype):
+    """Every step's input, time major: one-hot rows for ids, the dense inputs as they are."""
+    if len(ids.shape) == 2:
+        return ops.one_hot(ops.transpose(ids), cell.kernel.shape[0], dtype=dtype)
+    return time_major(ids)
+
+
+def input_projection(cell: keras.layers.LSTMCell, ids):
+    """``x @ kernel + bias`` for every step at once, time major (T, batch, 4 units): a row
+    gather for ids, one matrix product over all T x batch rows for dense inputs."""
+    if len(ids.shape) == 2:
+        return take_rows(cell.kernel, ops.transpose(ids)) + cell.bias
+    return ops.matmul(time_major(ids), cell.kernel) + cell.bias
+
+
 def unrolled_lstm(cell: keras.layers.LSTMCell, ids, h, c):
-    """Gather every step's input projection at once, then the T cell steps unrolled in the graph."""
-    inputs = take_rows(cell.kernel, ops.transpose(ids)) + cell.bias  # (T, batch, 4 units)
+    """Every step's input projection at once, then the T cell steps unrolled in the graph."""
+    inputs = input_projection(cell, ids)  # (T, batch, 4 units)
     outputs = []
     # unstack (not x[t] slicing): its gradient is one stack, not T zero-padded copies.
     for x_w in ops.unstack(inputs, num=ids.shape[1]):
@@ -214,13 +244,13 @@ def unrolled_lstm(cell: keras.layers.LSTMCell, ids, h, c):
 
 
 def fused_lstm(cell: keras.layers.LSTMCell, ids, h0, c0):
-    """TensorFlow's fused ``BlockLSTM`` kernel on one-hot inputs (any length)."""
+    """TensorFlow's fused ``BlockLSTM`` kernel on one-hot (or dense) inputs (any length)."""
     # BlockLSTM (v1) wants gates as i, c, f, o; Keras keeps i, f, c, o. BlockLSTMV2 takes
     # the Keras order but its registered gradient is wrong for f and c (our tests caught
     # it), so reorder columns for v1 instead: a few slices per batch, negligible.
     import tensorflow as tf  # TensorFlow's own kernel: "auto" picks it only on that backend
 
-    x = tf.one_hot(tf.transpose(ids), cell.kernel.shape[0], dtype=h0.dtype)
+    x = step_inputs(cell, ids, h0.dtype)
     w = _keras_to_icfo(tf.concat([cell.kernel, cell.recurrent_kernel], axis=0))
     no_peephole = tf.zeros([cell.units], h0.dtype)
     outputs = tf.raw_ops.BlockLSTM(
@@ -237,7 +267,7 @@ def loop_lstm(cell: keras.layers.LSTMCell, ids, h0, c0):
         _, (h, c) = cell(x_t, [state[0], state[1]])
         return (h, c), (h, c)
 
-    x = ops.one_hot(ops.transpose(ids), cell.kernel.shape[0], dtype=h0.dtype)
+    x = step_inputs(cell, ids, h0.dtype)
     (h, c), (hs, _) = ops.scan(step, (h0, c0), x)
     return ops.transpose(hs, [1, 0, 2]), h, c
 

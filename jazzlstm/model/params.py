@@ -8,7 +8,8 @@ candidate, output). Each gate has an input kernel ``n_x x n_a``, a recurrent ker
 
     4 * (n_a * (V + n_a) + n_a) + n_a * V + V
 
-which tests check against Keras's ``count_params()``.
+which tests check against Keras's ``count_params()``. Each layer stacked above the first reads
+the ``n_a`` states of the layer below (``n_x = n_a``) and adds ``4 * (n_a * 2 n_a + n_a)``.
 """
 from __future__ import annotations
 
@@ -43,34 +44,38 @@ def dense_weights(n_in: int, n_out: int, name: str = "densor") -> LayerWeights:
     return LayerWeights(name, kernel=n_in * n_out, recurrent=0, bias=n_out)
 
 
-def model_weights(n_values: int, n_a: int) -> list[LayerWeights]:
-    """The jazz LSTM's layers over a vocabulary of ``n_values`` tokens (``reshapor`` has none)."""
-    return [lstm_weights(n_values, n_a), dense_weights(n_a, n_values)]
+def model_weights(n_values: int, n_a: int, layers: int = 1) -> list[LayerWeights]:
+    """The jazz LSTM's layers over a vocabulary of ``n_values`` tokens (``reshapor`` has none),
+    with ``layers`` LSTMs stacked (named as the model names them: LSTM_cell, LSTM_cell_2, ...)."""
+    stack = [lstm_weights(n_values if k == 1 else n_a, n_a, "LSTM_cell" if k == 1 else f"LSTM_cell_{k}")
+             for k in range(1, layers + 1)]
+    return [*stack, dense_weights(n_a, n_values)]
 
 
-def parameter_count(n_values: int, n_a: int) -> int:
+def parameter_count(n_values: int, n_a: int, layers: int = 1) -> int:
     """Every weight of the jazz LSTM."""
-    return sum(layer.total for layer in model_weights(n_values, n_a))
+    return sum(layer.total for layer in model_weights(n_values, n_a, layers))
 
 
-def units_for_budget(n_values: int, budget: int, smallest: int = 8) -> int:
-    """The most LSTM units whose model stays within ``budget`` weights (at least ``smallest``)."""
+def units_for_budget(n_values: int, budget: int, smallest: int = 8, layers: int = 1) -> int:
+    """The most LSTM units whose model (of ``layers`` stacked LSTMs) stays within ``budget``
+    weights (at least ``smallest``)."""
     n_a = smallest
-    while parameter_count(n_values, n_a + 1) <= budget:
+    while parameter_count(n_values, n_a + 1, layers) <= budget:
         n_a += 1
     return n_a
 
 
-def breakdown_lines(n_values: int, n_a: int) -> list[str]:
+def breakdown_lines(n_values: int, n_a: int, layers: int = 1) -> list[str]:
     """A printable table of the weights per layer and kind (per gate in brackets), and the total."""
     def cell(value: int, gates: int) -> str:
         return f"{value * gates:,}" + (f" ({value:,} a gate)" if gates > 1 else "")
 
     rows = [("layer", "input kernel", "recurrent kernel", "bias", "total")]
-    for layer in model_weights(n_values, n_a):
+    for layer in model_weights(n_values, n_a, layers):
         rows.append((layer.name, cell(layer.kernel, layer.gates), cell(layer.recurrent, layer.gates),
                      cell(layer.bias, layer.gates), f"{layer.total:,}"))
-    total = parameter_count(n_values, n_a)
+    total = parameter_count(n_values, n_a, layers)
     rows.append(("total", "", "", "", f"{total:,}"))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = ["  ".join([row[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(row[1:], widths[1:])]).rstrip()

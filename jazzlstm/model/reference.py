@@ -301,6 +301,34 @@ def step_logits(ids: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray,
 
 
 # --------------------------------------------------------------------------------------------
+# Stacked LSTMs: each layer's states are the next layer's inputs
+# --------------------------------------------------------------------------------------------
+
+def stacked_sequence_probabilities(ids: np.ndarray, layers: list[Params]) -> np.ndarray:
+    """:func:`sequence_probabilities` for a stack of LSTM layers (bottom first; the top one's
+    dict also holds the dense layer): layer k's ``a`` sequence is layer k+1's input ``x``.
+    Dropout between layers is a training-time thing and absent here, as at inference."""
+    x = one_hot(ids, layers[0]["kernel"].shape[0], layers[0]["kernel"].dtype)
+    for params in layers:
+        zeros = _zeros_state(x.shape[0], params)
+        x, _, _ = lstm_forward(x, zeros, zeros, params)
+    return softmax(dense_forward(x, layers[-1]))
+
+
+def stacked_step_logits(ids: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray,
+                        layers: list[Params]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`step_logits` for a stack: ``a_prev`` and ``c_prev`` hold every layer's state side
+    by side (batch, layers x n_a), bottom layer first, as the sampler's state does."""
+    x = one_hot(ids, layers[0]["kernel"].shape[0], layers[0]["kernel"].dtype)
+    a_parts, c_parts = [], []
+    for params, a, c in zip(layers, np.split(a_prev, len(layers), axis=-1), np.split(c_prev, len(layers), axis=-1)):
+        x, c, _ = lstm_cell_forward(x, a, c, params)
+        a_parts.append(x)
+        c_parts.append(c)
+    return dense_forward(x, layers[-1]), np.concatenate(a_parts, axis=-1), np.concatenate(c_parts, axis=-1)
+
+
+# --------------------------------------------------------------------------------------------
 # Checking a backward pass
 # --------------------------------------------------------------------------------------------
 

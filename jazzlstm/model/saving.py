@@ -11,7 +11,7 @@ from jazzlstm.errors import JazzLSTMError
 from jazzlstm.fileio import atomic_path
 from jazzlstm.model.classic import build_training_model
 from jazzlstm.model.jazz import JazzLSTM
-from jazzlstm.model.layers import DENSOR_NAME, SEQUENCE_NAME
+from jazzlstm.model.layers import DENSOR_NAME, SEQUENCE_NAME, layer_name
 
 
 def save_model(jazz: JazzLSTM, path: str | Path) -> Path:
@@ -27,12 +27,13 @@ def save_model(jazz: JazzLSTM, path: str | Path) -> Path:
     if jazz.LSTM_cell.dtype_policy.name != "float32":
         # Mixed precision is a way of training, not of the model: its variables are float32
         # already, and generation (a float32 state loop) needs float32 layers.
-        plain = JazzLSTM.create(jazz.n_values, jazz.n_a, jazz.tx, implementation=jazz.implementation)
+        plain = JazzLSTM.create(jazz.n_values, jazz.n_a, jazz.tx, implementation=jazz.implementation,
+                                layers=jazz.layers, dropout=jazz.dropout)
         for target, source in zip(plain.weights, jazz.weights):
             target.assign(source)
         jazz = plain
     # A fresh, uncompiled wrapper on the same layers: stateless, and without the optimizer.
-    model = build_training_model(jazz.LSTM_cell, jazz.densor, None, jazz.implementation)
+    model = build_training_model(jazz.LSTM_cells, jazz.densor, None, jazz.implementation, dropout=jazz.dropout)
     with atomic_path(path) as tmp:
         model.save(tmp)
     return path
@@ -52,9 +53,13 @@ def load_model(path: str | Path, tx: int = MUSIC_TX) -> JazzLSTM:
     except (ValueError, TypeError, OSError, zipfile.BadZipFile) as exc:
         raise JazzLSTMError(f"{path}: cannot load model ({exc})") from None
     try:
-        sequence = model.get_layer(SEQUENCE_NAME)
+        sequences = [model.get_layer(SEQUENCE_NAME)]
         densor = model.get_layer(DENSOR_NAME)
     except ValueError as exc:
         raise JazzLSTMError(f"{path}: not a jazzlstm model ({exc})") from None
-    return JazzLSTM(sequence.lstm, densor, tx=tx, implementation=sequence.implementation,
-                    training_model=model)
+    names = {layer.name for layer in model.layers}
+    while layer_name(SEQUENCE_NAME, len(sequences) + 1) in names:  # the layers of a stack, bottom first
+        sequences.append(model.get_layer(layer_name(SEQUENCE_NAME, len(sequences) + 1)))
+    dropout = max((layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)), default=0.0)
+    return JazzLSTM([sequence.lstm for sequence in sequences], densor, tx=tx,
+                    implementation=sequences[0].implementation, training_model=model, dropout=dropout)

@@ -128,9 +128,10 @@ VOCABULARY_GUESS = 100
 at most; the LSTM's own n_a x n_a term dominates where the choice matters)."""
 
 
-def lstm_macs_per_step(batch_size: int, n_a: int, n_values: int = VOCABULARY_GUESS) -> int:
-    """Multiply-adds of one LSTM step of a batch: four gates over [input, state]."""
-    return batch_size * 4 * n_a * (n_values + n_a)
+def lstm_macs_per_step(batch_size: int, n_a: int, n_values: int = VOCABULARY_GUESS, layers: int = 1) -> int:
+    """Multiply-adds of one LSTM step of a batch: four gates over [input, state], per layer
+    (a stacked layer's input is the n_a states below it)."""
+    return batch_size * 4 * n_a * ((n_values + n_a) + (layers - 1) * 2 * n_a)
 
 
 def one_thread_per_op(macs_per_step: int | None) -> bool:

@@ -149,7 +149,7 @@ def fit_model(train: Windows, val: Windows, model_config: ModelConfig, train_con
     from jazzlstm.model import STEPS_PER_EXECUTION, JazzLSTM, compile_model
     from jazzlstm.training.multiworker import common_epoch, for_multi_worker
 
-    macs = lstm_macs_per_step(train_config.batch_size, model_config.n_a, model_config.n_values)
+    macs = lstm_macs_per_step(train_config.batch_size, model_config.n_a, model_config.n_values, model_config.layers)
     strategy, kind, hardware = resolve(train_config.strategy, one_replica=stateful, macs_per_step=macs)  # first: multi-worker must be
     keras.utils.set_random_seed(train_config.seed)
     if stateful and strategy.num_replicas_in_sync > 1:
@@ -163,7 +163,7 @@ def fit_model(train: Windows, val: Windows, model_config: ModelConfig, train_con
     batch = train_config.batch_size
     with strategy.scope():
         jazz = JazzLSTM.create(model_config.n_values, model_config.n_a, model_config.tx, seed=train_config.seed,
-                        dtype=dtype)
+                               dtype=dtype, layers=model_config.layers, dropout=model_config.dropout)
         model = jazz.stateful_model(batch) if stateful else jazz.training_model
         multi_worker = is_multi_worker(strategy)
         if multi_worker:
