@@ -106,8 +106,8 @@ def test_segments_by_bar_half_bar_and_beat():
 def test_priors_without_a_beat_table_decode_beat_segments():
     """Priors cut by half bars carry no table for plain beats: the half-bar one stands in."""
     priors = json.loads(chord_model.PRIORS_PATH.read_text(encoding="utf-8"))
-    assert "beat" not in priors["transitions"]
-    model = chord_model.ChordHMM({**priors, "segments": "beat"})
+    half_bar = {kind: table for kind, table in priors["transitions"].items() if kind != "beat"}
+    model = chord_model.ChordHMM({**priors, "transitions": half_bar, "segments": "beat"})
     melody = arpeggios("Dm7 | G7 | Cmaj7 | Cmaj7")
     segments, labels = chord_model.infer_labels(melody, [0.0, 4.0, 8.0, 12.0], 16.0, model)
     assert len(segments) == len(labels) == 16
@@ -155,7 +155,7 @@ def test_a_200_bar_melody_is_quick():
         start = time.perf_counter()
         melody_chords(melody, bar_lines, 800.0)
         times.append(time.perf_counter() - start)
-    assert min(times) < 0.05, times  # typically ~10 ms
+    assert min(times) < 0.05, times  # typically ~25 ms (800 beats, forward-backward)
 
 
 def test_priors_json_loads_and_its_rows_sum_to_one():
