@@ -275,3 +275,14 @@ def test_core_modules_import_no_music_libraries():
             "assert not bad, bad")
     result = run_python(code)
     assert result.returncode == 0, result.stderr
+
+
+def test_auto_unrolls_long_windows_only_for_large_layers():
+    from jazzlstm.model.layers import LARGE_UNITS, MAX_UNROLL, MAX_UNROLL_LARGE
+
+    small = SequenceLSTM(JazzLSTM.create(V, n_a=8).LSTM_cell)
+    large = SequenceLSTM(JazzLSTM.create(V, n_a=LARGE_UNITS).LSTM_cell)
+    assert small._choose(MAX_UNROLL) == large._choose(MAX_UNROLL) == "unrolled"
+    assert small._choose(MAX_UNROLL + 1) == "fused"
+    assert large._choose(MAX_UNROLL + 1) == large._choose(MAX_UNROLL_LARGE) == "unrolled"
+    assert large._choose(MAX_UNROLL_LARGE + 1) == large._choose(None) == "fused"
