@@ -8,13 +8,18 @@ is the validation split for every model.
 * ``lstm``: ``jazzlstm.train_abc``: 1 layer, 128 units, windows of 64, batch 32, Adam 0.01,
   clip norm 1, for a fixed budget of ``--epochs`` epochs; its validation bits per character
   come from the best epoch's ``val_bits_per_char``.
+* ``depth``: stacked LSTMs trained the same way (same windows, epochs, optimizer, seed): 2 and
+  3 layers at the same weight budget as the 1 x 128 model (units from
+  ``jazzlstm.model.params.units_for_budget``), and at a larger budget, 2 and 3 layers of 256
+  units with dropout ``--dropout`` between layers, beside one layer holding as many weights as
+  the 3 x 256 stack. ``--quick`` runs the same-budget models only.
 * ``unigram``: character frequencies of the training split (add-one smoothing);
 * ``bigram``: P(c | previous) with Dirichlet smoothing towards the unigram, its strength
   chosen on the last 10% of the training split.
 
 The n-gram models are scored on exactly the characters the LSTM's validation windows
 predict. Prints one JSON object.
-Run: python benchmarks/bench_text.py [--epochs 10] [--tunes N]
+Run: python benchmarks/bench_text.py [--epochs 10] [--tunes N] [--quick] [--dropout 0.25]
 """
 from __future__ import annotations
 
@@ -54,10 +59,44 @@ def bigram_bits(train: list[int], pairs: np.ndarray, size: int, alpha: float) ->
     return float(-np.log2(probs[pairs[:, 0], pairs[:, 1]]).mean())
 
 
+def train_lstm(tunes: list[str], epochs: int, n_a: int, layers: int = 1, dropout: float = 0.0) -> dict:
+    """Train one character model on the tunes; its best validation bits per character and cost."""
+    from jazzlstm.api import train_abc
+    from jazzlstm.model.params import parameter_count
+
+    print(f"bench_text: training {layers} x {n_a} units, dropout {dropout:g}, {epochs} epochs", file=sys.stderr)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        run = train_abc(out=Path(folder) / "run", tunes=tunes, epochs=epochs, batch_size=BATCH, n_a=n_a,
+                        layers=layers, dropout=dropout, tx=TX, lr=0.01, clipnorm=1.0, val_split=VAL_SPLIT,
+                        seed=0, verbose=0)
+    seconds = time.perf_counter() - start
+    best = run.history["best_epoch"]
+    return {"layers": layers, "units": n_a, "dropout": dropout,
+            "weights": parameter_count(run.model.n_values, n_a, layers), "tx": TX, "batch": BATCH,
+            "epochs": epochs, "best_epoch": best, "train_seconds": round(seconds, 1),
+            "val_bits_per_char": round(run.history["val_bits_per_char"][best - 1], 3),
+            "val_bits_per_char_by_epoch": [round(b, 3) for b in run.history["val_bits_per_char"]]}
+
+
+def depth_models(vocabulary: int, quick: bool, dropout: float) -> list[tuple[int, int, float]]:
+    """(layers, units, dropout) of the stacked models: the 1 x 128 budget, then a larger one."""
+    from jazzlstm.model.params import parameter_count, units_for_budget
+
+    budget = parameter_count(vocabulary, N_A)
+    models = [(layers, units_for_budget(vocabulary, budget, layers=layers), 0.0) for layers in (2, 3)]
+    if not quick:
+        large = parameter_count(vocabulary, 256, 3)
+        models += [(1, units_for_budget(vocabulary, large), 0.0), (2, 256, dropout), (3, 256, dropout)]
+    return models
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10, help="the LSTM's training budget")
     parser.add_argument("--tunes", type=int, default=None, help="use only the first N tunes")
+    parser.add_argument("--quick", action="store_true", help="stacked models at the 1 x 128 budget only")
+    parser.add_argument("--dropout", type=float, default=0.25, help="between the layers of the larger stacks")
     args = parser.parse_args()
 
     tunes, _ = load_tunes()
@@ -76,15 +115,9 @@ def main() -> None:
     alpha = min((0.1, 0.3, 1.0, 3.0, 10.0, 30.0), key=lambda a: bigram_bits(fit_ids, dev_pairs, len(vocab), a))
     bigram = bigram_bits(train_ids, val_pairs, len(vocab), alpha)
 
-    from jazzlstm.api import train_abc
-
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as folder:
-        run = train_abc(out=Path(folder) / "run", tunes=tunes, epochs=args.epochs, batch_size=BATCH, n_a=N_A,
-                        tx=TX, lr=0.01, clipnorm=1.0, val_split=VAL_SPLIT, seed=0, verbose=0)
-    seconds = time.perf_counter() - start
-    best = run.history["best_epoch"]
-    lstm_bits = run.history["val_bits_per_char"][best - 1]
+    lstm = train_lstm(tunes, args.epochs, N_A)
+    depth = [train_lstm(tunes, args.epochs, units, layers, dropout)
+             for layers, units, dropout in depth_models(len(vocab), args.quick, args.dropout)]
     print(json.dumps({
         "benchmark": "text", "text": "Ryan's Mammoth Collection (music21 corpus), cleaned ABC",
         "tunes": len(tunes), "characters": len(stream), "vocabulary": len(vocab),
@@ -92,9 +125,8 @@ def main() -> None:
         "uniform_bits_per_char": round(math.log2(len(vocab)), 3),
         "unigram_bits_per_char": round(unigram_bits, 3),
         "bigram_bits_per_char": round(bigram, 3), "bigram_alpha": alpha,
-        "lstm": {"units": N_A, "tx": TX, "batch": BATCH, "epochs": args.epochs, "best_epoch": best,
-                 "train_seconds": round(seconds, 1), "val_bits_per_char": round(lstm_bits, 3),
-                 "val_bits_per_char_by_epoch": [round(b, 3) for b in run.history["val_bits_per_char"]]},
+        "lstm": lstm,
+        "depth": depth,
         "cpu_count": os.cpu_count(),
     }, indent=1))
 
