@@ -41,6 +41,9 @@ setup(
     # checksums the TFRecord shards it writes without importing TensorFlow.
     extras_require={"test": ["pytest>=7", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6", "hypothesis>=6.100",
                              *BEAM],
-                    "beam": BEAM},
+                    "beam": BEAM,
+                    # benchmarks/bench_grid.py's PyTorch contender; the package never imports torch.
+                    # CPU-only wheels: pip install torch --index-url https://download.pytorch.org/whl/cpu
+                    "bench": ["torch>=2.1"]},
     entry_points={"console_scripts": ["jazzlstm=jazzlstm.cli:main"]},
 )
