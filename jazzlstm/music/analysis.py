@@ -14,9 +14,9 @@ from typing import Sequence
 import numpy as np
 
 from jazzlstm.errors import InputFileError
-from jazzlstm.music.chords import chord_segments, melody_chords, sort_table, table_timeline
+from jazzlstm.music.chords import melody_chords, segment_arrays, sort_table, table_timeline
 from jazzlstm.music.melody import (ALL_MELODIES, choose_melody_track, is_bass, melodic_lines, skyline_table,
-                                   table_notes)
+                                   table_notes, table_stats)
 from jazzlstm.music.score import Note, Score, TimeSignature, bar_starts
 
 
@@ -35,6 +35,7 @@ class Track:
         self.index, self.name, self.program, self.is_drum = index, name, program, is_drum
         self._notes = None if notes is None else tuple(notes)
         self._table = table
+        self._joint: _Joint | None = None
 
     @property
     def notes(self) -> tuple[Note, ...]:
@@ -64,16 +65,45 @@ class Track:
                 f"is_drum={self.is_drum!r}, notes={len(self)})")
 
 
+class _Joint:
+    """Tracks whose tables are consecutive slices of one table, in order, covering it (a reader
+    made them so); ``keys``: per row of it an integer that orders rows as their Notes sort."""
+
+    __slots__ = ("tracks", "table", "keys", "counts")
+
+    def __init__(self, tracks: list[Track], table: np.ndarray, keys: np.ndarray | None):
+        self.tracks, self.table, self.keys = tracks, table, keys
+        self.counts = [len(t) for t in tracks]
+
+
+def joint_tracks(tracks: Sequence[Track], table: np.ndarray, keys: np.ndarray | None = None) -> list[Track]:
+    """``tracks``, marked as consecutive slices of ``table`` (each non-empty, together all of it):
+    :func:`score_from_tracks` then works on that one table instead of joining theirs again.
+    ``keys`` (optional): per row an integer that orders the rows as their Notes sort."""
+    tracks = list(tracks)
+    joint = _Joint(tracks, table, keys)
+    for track in tracks:
+        track._joint = joint
+    return tracks
+
+
 def score_from_tracks(tracks: Sequence[Track], time_signatures: Sequence[TimeSignature], tempo: float,
                       path: str, melody_track: int | str | None = None, info: dict | None = None) -> Score:
     """Choose the melody, reduce it to one voice and derive chords from everything else."""
     pitched = [t for t in tracks if len(t)]
     if not pitched:
         raise InputFileError(path, "empty (no notes)")
-    tables = [t.table for t in pitched]
-    every = np.concatenate(tables) if len(tables) > 1 else tables[0]
+    joint = pitched[0]._joint
+    if joint is not None and joint.tracks == pitched:
+        every, keys, counts = joint.table, joint.keys, joint.counts
+        tables = [t._table for t in pitched]
+    else:
+        tables = [t.table for t in pitched]
+        every = np.concatenate(tables) if len(tables) > 1 else tables[0]
+        keys, counts = None, [len(t) for t in tables]
     piece_end = float(np.maximum.reduce(every[:, 0] + every[:, 1]))
-    position, reason, stats = choose_melody_track(pitched, melody_track, path, piece_end)
+    stats = table_stats(pitched, every, counts, piece_end)
+    position, reason, stats = choose_melody_track(pitched, melody_track, path, piece_end, stats)
     melody_source = pitched[position]
     top = skyline_table(melody_source.given_table)
     if not len(top):
@@ -83,22 +113,25 @@ def score_from_tracks(tracks: Sequence[Track], time_signatures: Sequence[TimeSig
     # notes under the top voice when melody and chords share one piano track.
     # A mostly monophonic melody track's few leftover notes are overlaps, not chords.
     own_chords = stats[position].monophony < 0.8
-    accompaniment: list[np.ndarray] = []
-    bass: list[np.ndarray] = []
-    for track, table, track_stats_ in zip(pitched, tables, stats):
+    accompaniment: list[tuple[int, np.ndarray, np.ndarray | None]] = []
+    bass: list[tuple[int, np.ndarray, np.ndarray | None]] = []
+    first = 0
+    for track, table, n, track_stats_ in zip(pitched, tables, counts, stats):
+        first += n
         if track.is_drum or (track is melody_source and not own_chords):
             continue
         if track is melody_source:
-            table = table[~_in_line(table, top)]
-        low_line = track is not melody_source and (is_bass(track) or track_stats_.mean_pitch < 48)
-        (bass if low_line and track_stats_.monophony >= 0.8 else accompaniment).append(table)
-    if not any(len(t) for t in accompaniment):  # a bass line alone still outlines the harmony
-        accompaniment, bass = bass, []
+            accompaniment.append((first - n, table, ~_in_line(table, top)))
+            continue
+        low_line = is_bass(track) or track_stats_.mean_pitch < 48
+        (bass if low_line and track_stats_.monophony >= 0.8 else accompaniment).append((first - n, table, None))
+    if not any(len(t) if keep is None else keep.any() for _, t, keep in accompaniment):
+        accompaniment, bass = bass, []  # a bass line alone still outlines the harmony
     sigs = tuple(sorted(time_signatures, key=lambda s: s.start)) or (TimeSignature(0.0),)
     bar_lines = bar_starts(sigs, piece_end)
-    seg_start, seg_stop = np.array(chord_segments(bar_lines, sigs, piece_end)).T
-    chords = table_timeline(_joined(accompaniment), seg_start, seg_stop, bass_line=_joined(bass),
-                            bar_lines=np.array(bar_lines))
+    seg_start, seg_stop = segment_arrays(bar_lines, sigs, piece_end)
+    chords = table_timeline(_joined(accompaniment, every, keys), seg_start, seg_stop,
+                            bass_line=_joined(bass, every, keys), bar_lines=np.array(bar_lines))
     chord_source = "accompaniment"
     if not chords:
         chords = melody_chords(melody, bar_lines, piece_end)
@@ -125,11 +158,21 @@ def _in_line(table: np.ndarray, line: np.ndarray) -> np.ndarray:
     return (line[at, 0] == table[:, 0]) & (line[at, 2] == table[:, 2])
 
 
-def _joined(tables: list[np.ndarray]) -> np.ndarray:
-    """Several tracks' rows as one table, sorted as their Notes sort."""
-    if not tables:
+def _joined(parts: list[tuple[int, np.ndarray, np.ndarray | None]], every: np.ndarray,
+            keys: np.ndarray | None) -> np.ndarray:
+    """Several tracks' rows (first row in ``every``, table, rows kept or None for all) as one
+    table, sorted as their Notes sort (by ``keys`` when there are, else by the columns)."""
+    if not parts:
         return np.zeros((0, 4))
-    return sort_table(np.concatenate(tables)) if len(tables) > 1 else tables[0]
+    if len(parts) == 1:
+        _, table, keep = parts[0]
+        return table if keep is None else table[keep]
+    if keys is None:
+        return sort_table(np.concatenate([table if keep is None else table[keep] for _, table, keep in parts]))
+    rows = np.concatenate([np.arange(first, first + len(table)) if keep is None else keep.nonzero()[0] + first
+                           for first, table, keep in parts])
+    rows = rows[keys[rows].argsort()]
+    return every[rows]
 
 
 def melody_versions(score: Score) -> list[Score]:

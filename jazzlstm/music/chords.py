@@ -17,19 +17,37 @@ _STEP = 1.0 / STEPS_PER_BEAT
 def chord_segments(bar_lines: Sequence[float], time_signatures: Sequence[TimeSignature],
                    end: float) -> list[tuple[float, float]]:
     """Half-bar segments (whole bars in odd meters such as 3/4), covering 0..end."""
+    return list(zip(*_segment_bounds(bar_lines, time_signatures, end)))
+
+
+def segment_arrays(bar_lines: Sequence[float], time_signatures: Sequence[TimeSignature],
+                   end: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`chord_segments` as two arrays: the segments' starts and stops."""
+    starts, stops = _segment_bounds(bar_lines, time_signatures, end)
+    return np.array(starts, dtype=float), np.array(stops, dtype=float)
+
+
+def _segment_bounds(bar_lines: Sequence[float], time_signatures: Sequence[TimeSignature],
+                    end: float) -> tuple[list[float], list[float]]:
     sigs = sorted(time_signatures, key=lambda t: t.start)
     sig_starts = [s.start for s in sigs]
-    segments = []
+    starts: list[float] = []
+    stops: list[float] = []
+    several = len(sigs) > 1
+    even = sigs[0].numerator % 2 == 0
+    last = len(bar_lines) - 1
     for i, start in enumerate(bar_lines):
-        stop = bar_lines[i + 1] if i + 1 < len(bar_lines) else max(end, start + _STEP)
-        # The signature in force: the last one starting by then (else the first).
-        sig = sigs[max(bisect.bisect_right(sig_starts, start + 1e-9) - 1, 0)]
-        if sig.numerator % 2 == 0 and stop - start >= 2.0 - 1e-9:
+        stop = bar_lines[i + 1] if i < last else max(end, start + _STEP)
+        if several:  # the signature in force: the last one starting by then (else the first)
+            even = sigs[max(bisect.bisect_right(sig_starts, start + 1e-9) - 1, 0)].numerator % 2 == 0
+        if even and stop - start >= 2.0 - 1e-9:
             middle = round((start + (stop - start) / 2) * STEPS_PER_BEAT) / STEPS_PER_BEAT  # quantize(), inlined
-            segments += [(start, middle), (middle, stop)]
+            starts += (start, middle)
+            stops += (middle, stop)
         else:
-            segments.append((start, stop))
-    return segments
+            starts.append(start)
+            stops.append(stop)
+    return starts, stops
 
 
 def note_table(notes: Iterable[Note]) -> np.ndarray:
@@ -75,19 +93,23 @@ def table_timeline(ordered: np.ndarray, seg_start: np.ndarray, seg_stop: np.ndar
     n_segments = len(seg_start)
     if not n_segments:
         return ()
-    note_idx, seg_idx = _note_segment_pairs(ordered, seg_start, seg_stop)
-    pairs = ordered[note_idx]
-    starts, pitches = pairs[:, 0], pairs[:, 2]
-    overlap = np.minimum(starts + pairs[:, 1], seg_stop[seg_idx]) - np.maximum(starts, seg_start[seg_idx])
+    note_idx, seg_idx, ends = _note_segment_pairs(ordered, seg_start, seg_stop)
+    pitches = ordered[:, 2][note_idx]
+    overlap = np.minimum(ends[note_idx], seg_stop[seg_idx])
+    overlap -= np.maximum(ordered[:, 0][note_idx], seg_start[seg_idx])
     # bincount adds each cell's weights in the pairs' order, as np.add.at does.
-    cells = seg_idx * 12 + pitches.astype(int) % 12
-    weights = np.bincount(cells, weights=overlap, minlength=n_segments * 12).reshape(n_segments, 12)
-    comping = weights.copy()
+    cells = pitches.astype(np.int64)
+    cells %= 12
+    cells += seg_idx * 12
+    comping = np.bincount(cells, weights=overlap, minlength=n_segments * 12).reshape(n_segments, 12)
     lowest = np.full(n_segments, 1000.0)
     np.minimum.at(lowest, seg_idx, pitches)
-    bass_pc = np.where(lowest < 1000, lowest.astype(int) % 12, -1)
+    bass_pc = lowest.astype(np.int64)
+    bass_pc %= 12
+    bass_pc[lowest == 1000.0] = -1
+    weights = comping
     if bass_line is not None and len(bass_line):
-        b_idx, b_seg = _note_segment_pairs(bass_line, seg_start, seg_stop)
+        b_idx, b_seg, _ = _note_segment_pairs(bass_line, seg_start, seg_stop)
         none = len(bass_line)
         first_any = np.full(n_segments, none)
         np.minimum.at(first_any, b_seg, b_idx)
@@ -99,11 +121,15 @@ def table_timeline(ordered: np.ndarray, seg_start: np.ndarray, seg_stop: np.ndar
         pcs = bass_line[np.minimum(chosen, none - 1), 2].astype(int) % 12
         bass_pc = np.where(walking, pcs, bass_pc)
         rows = walking.nonzero()[0]
+        weights = comping.copy()
         weights[rows, pcs[rows]] += 0.5 * (seg_stop[rows] - seg_start[rows])
     codes, labels = recognize_chord_codes(weights, bass_pc, qualities)
     if bar_lines is not None:
         codes = _hold_within_bars(codes, seg_start, comping, bar_lines)
     return _merge_codes(seg_start, seg_stop, codes, labels)
+
+
+_PC_BITS = 1 << np.arange(12, dtype=np.int64)
 
 
 def _hold_within_bars(codes: np.ndarray, seg_start: np.ndarray, comping: np.ndarray, bar_lines: np.ndarray
@@ -113,16 +139,19 @@ def _hold_within_bars(codes: np.ndarray, seg_start: np.ndarray, comping: np.ndar
         return codes
     # A pitch class "sounds" when it has at least a tenth of the segment's strongest weight,
     # so a legato overhang of a few ticks does not count as a new tone.
-    sounding = comping >= 0.1 * comping.max(axis=1, keepdims=True)
+    sounding = comping >= 0.1 * np.maximum.reduce(comping, axis=1, keepdims=True)
     sounding &= comping > 0
+    tones = sounding @ _PC_BITS  # the sounding pitch classes as 12 bits
     held = np.zeros(len(codes), dtype=bool)
-    held[1:] = sounding[1:].any(axis=1) & (sounding[1:] == sounding[:-1]).all(axis=1)
-    if not held.any():
+    np.equal(tones[1:], tones[:-1], out=held[1:])
+    held[tones == 0] = False
+    if not np.logical_or.reduce(held):
         return codes
     held &= ~_on_grid_points(seg_start, bar_lines)
     # A held segment takes the chord of the last segment before it that was not held.
-    source = np.maximum.accumulate(np.where(held, 0, np.arange(len(codes))))
-    return codes[source]
+    source = np.arange(len(codes))
+    source[held] = 0
+    return codes[np.maximum.accumulate(source)]
 
 
 def _on_grid_points(times: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -135,16 +164,21 @@ def _on_grid_points(times: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def _note_segment_pairs(notes: np.ndarray, seg_start: np.ndarray, seg_stop: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray]:
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(note index, segment index) for every note (rows of start, duration, ...) and every
-    sorted segment it sounds in for more than an instant."""
-    starts, ends = notes[:, 0], notes[:, 0] + notes[:, 1]
+    sorted segment it sounds in for more than an instant; and every note's end."""
+    starts = notes[:, 0]
+    ends = starts + notes[:, 1]
     first = seg_stop.searchsorted(starts + 1e-9, side="right")
-    last = seg_start.searchsorted(ends - 1e-9, side="left") - 1
-    counts = np.maximum(last - first + 1, 0)
+    counts = seg_start.searchsorted(ends - 1e-9, side="left")
+    counts -= first
+    np.maximum(counts, 0, out=counts)
     note_idx = np.arange(len(notes)).repeat(counts)
-    offsets = np.arange(len(note_idx)) - (np.add.accumulate(counts) - counts).repeat(counts)
-    return note_idx, first.repeat(counts) + offsets
+    # Segment index: the note's first segment, plus the pair's place among the note's pairs.
+    shift = np.add.accumulate(counts)
+    shift -= counts
+    shift -= first
+    return note_idx, np.arange(len(note_idx)) - shift.repeat(counts), ends
 
 
 def _merge(segments: Sequence[tuple[float, float]], labels: Sequence[tuple[int, str] | None]) -> tuple[Chord, ...]:
@@ -158,19 +192,26 @@ def _merge(segments: Sequence[tuple[float, float]], labels: Sequence[tuple[int, 
 def _merge_codes(seg_start: np.ndarray, seg_stop: np.ndarray, codes: np.ndarray,
                  labels: Sequence[tuple[int, str]]) -> tuple[Chord, ...]:
     """:func:`_merge` with labels as indices into ``labels`` (-1: none)."""
-    known = codes >= 0
-    if not known.all():
-        if not known.any():
+    codes = codes.tolist()
+    if -1 in codes:
+        known = [code for code in codes if code >= 0]
+        if not known:
             return ()
         # A segment without a label keeps the one before it; leading ones take the first label.
-        codes = codes[np.maximum.accumulate(np.where(known, np.arange(len(codes)), known.argmax()))]
-    first = np.concatenate(([0], (codes[1:] != codes[:-1]).nonzero()[0] + 1))
-    last = np.concatenate((first[1:], [len(codes)])) - 1
-    starts = seg_start[first]
-    durations = np.rint((seg_stop[last] - starts) * STEPS_PER_BEAT) / STEPS_PER_BEAT
-    roots, qualities = zip(*(labels[code] for code in codes[first].tolist()))
-    # tuple.__new__ straight from C: what Chord._make does, without a Python call per chord.
-    return tuple(map(tuple.__new__, itertools.repeat(Chord), zip(starts.tolist(), durations.tolist(), roots, qualities)))
+        current = known[0]
+        codes = [current := code if code >= 0 else current for code in codes]
+    starts, stops = seg_start.tolist(), seg_stop.tolist()
+    chords = []
+    first = 0
+    n = len(codes)
+    for i in range(1, n + 1):
+        if i == n or codes[i] != codes[first]:
+            start = starts[first]
+            root, quality = labels[codes[first]]
+            # round() is np.rint on one value: to the nearest step, a tie to the even one.
+            chords.append(Chord(start, round((stops[i - 1] - start) * STEPS_PER_BEAT) / STEPS_PER_BEAT, root, quality))
+            first = i
+    return tuple(chords)
 
 
 def melody_chords(melody: Sequence[Note], bar_lines: Sequence[float], end: float) -> tuple[Chord, ...]:

@@ -218,20 +218,25 @@ def recognize_chord_codes(weights: np.ndarray, bass_pcs: np.ndarray, qualities: 
     """:func:`recognize_chords` as codes: (per row an index into the labels, -1 for an empty
     row; the (root, quality) labels). ``bass_pcs`` holds -1 where no bass note is known."""
     weights = np.asarray(weights, dtype=float).reshape(-1, 12)
-    empty = weights.sum(axis=1) <= 0
+    matrix, labels = _scoring_matrix(_ALL_QUALITIES if qualities is None else tuple(qualities))
     # Weights are snapped to the 12-step grid so that equal voicings score exactly equal:
     # counted in twelfths they are whole numbers (k).
-    features = np.zeros((len(weights), 36))  # k, total x (k > 0), 24 k + 72 total x bass
-    twelfths = np.rint(weights * 12, out=features[:, :12])
-    total = twelfths.sum(axis=1, keepdims=True)
+    features = np.empty((len(weights), 36))  # k, total x (k > 0), 24 k + 72 total x bass
+    twelfths = features[:, :12]
+    np.multiply(weights, 12, out=twelfths)
+    np.rint(twelfths, out=twelfths)
+    total = np.add.reduce(twelfths, axis=1, keepdims=True)
     np.multiply(total, twelfths > 0, out=features[:, 12:24])
+    np.multiply(twelfths, 24, out=features[:, 24:])
     bass = np.asarray(bass_pcs)
     known = (bass >= 0).nonzero()[0]
-    features[known, 24 + bass[known] % 12] = 72 * total[known, 0]
-    features[:, 24:] += 24 * twelfths
-    matrix, labels = _scoring_matrix(tuple(CHORD_TEMPLATES) if qualities is None else tuple(qualities))
-    best = np.argmax(features @ matrix, axis=1)  # the first of equal scores: simpler chords first
-    return np.where(empty, -1, best), labels
+    features[known, 24 + bass[known] % 12] += 72 * total[known, 0]
+    best = (features @ matrix).argmax(axis=1)  # the first of equal scores: simpler chords first
+    best[np.add.reduce(weights, axis=1) <= 0] = -1
+    return best, labels
+
+
+_ALL_QUALITIES = tuple(CHORD_TEMPLATES)
 
 
 @lru_cache(maxsize=64)

@@ -79,42 +79,55 @@ def track_stats(track: Track, piece_end: float) -> TrackStats:
 def tracks_stats(tracks: Sequence[Track], piece_end: float) -> list[TrackStats]:
     """:func:`track_stats` of every track, computed over all their notes at once."""
     tables = [t.table for t in tracks]
-    counts = [len(t) for t in tables]
-    bounds = [(first, first + n) for first, n in zip(itertools.accumulate([0] + counts), counts) if n]
-    firsts = [first for first, _ in bounds]
-    lasts = [last - 1 for _, last in bounds]
     table = np.concatenate(tables) if len(tables) > 1 else tables[0] if tables else np.zeros((0, 4))
+    return table_stats(tracks, table, [len(t) for t in tables], piece_end)
+
+
+def table_stats(tracks: Sequence[Track], table: np.ndarray, counts: Sequence[int], piece_end: float) -> list[TrackStats]:
+    """:func:`tracks_stats` with the tracks' tables given as one: ``counts[i]`` rows of track i,
+    track after track."""
+    bounds = []  # (first, stop) of each track with notes
+    first = 0
+    for n in counts:
+        if n:
+            bounds.append((first, first + n))
+            first += n
     starts, ends = table[:, 0], table[:, 0] + table[:, 1]
     latest = np.empty_like(ends)  # the latest end so far, within each track
-    for first, last in bounds:
-        np.maximum.accumulate(ends[first:last], out=latest[first:last])
+    for first, stop in bounds:
+        np.maximum.accumulate(ends[first:stop], out=latest[first:stop])
+    firsts = [first for first, _ in bounds]
     # Overlapping notes (by more than a grid step), sorted by onset: a note overlaps an
     # earlier one when it starts before the latest end so far, and a later one exactly when
     # the next onset falls inside it.
     overlapping = np.zeros(len(table), dtype=bool)
-    overlapping[1:] = starts[1:] < latest[:-1] - _STEP + 1e-9
-    overlapping[firsts] = False
+    np.less(starts[1:], latest[:-1] - _STEP + 1e-9, out=overlapping[1:])
     later = np.zeros(len(table), dtype=bool)
-    later[:-1] = starts[1:] < ends[:-1] - _STEP + 1e-9
-    later[lasts] = False
+    np.less(starts[1:], ends[:-1] - _STEP + 1e-9, out=later[:-1])
+    later[[stop - 1 for _, stop in bounds]] = False  # a track's last note: no later note of its own
+    overlapping[firsts] = False
     overlapping |= later
     # Covered length: the part of each note past the latest end before it in its track.
     latest_before = np.empty_like(latest)
     latest_before[1:] = latest[:-1]
     latest_before[firsts] = -np.inf
     spans = np.maximum(ends - np.maximum(starts, latest_before), 0.0)
-    sums: dict[int, tuple[float, int]] = {}
+    sums: list[tuple[float, int]] = []
     if bounds:
-        sums = dict(zip(firsts, zip(np.add.reduceat(table[:, 2], firsts).tolist(),
-                                    np.add.reduceat(overlapping, firsts, dtype=np.int64).tolist())))
+        sums = list(zip(np.add.reduceat(table[:, 2], firsts).tolist(),
+                        np.add.reduceat(overlapping, firsts, dtype=np.int64).tolist()))
     stats = []
-    for track, first, n in zip(tracks, itertools.accumulate([0] + counts), counts):
-        pitch_sum, overlaps = sums.get(first, (0.0, 0)) if n else (0.0, 0)
-        mean_pitch = pitch_sum / n if n else 0.0
-        monophony = 1.0 - overlaps / n if n else 0.0
-        # Summed per track, as one array each: pairwise summation keeps its float result.
-        covered = float(np.add.reduce(spans[first:first + n])) if n else 0.0
-        stats.append(_stats(track, n, mean_pitch, monophony, covered, piece_end))
+    next_sum = iter(sums)
+    first = 0
+    for track, n in zip(tracks, counts):
+        if n:
+            pitch_sum, overlaps = next(next_sum)
+            # Summed per track, as one array each: pairwise summation keeps its float result.
+            stats.append(_stats(track, n, pitch_sum / n, 1.0 - overlaps / n,
+                                float(np.add.reduce(spans[first:first + n])), piece_end))
+            first += n
+        else:
+            stats.append(_stats(track, 0, 0.0, 0.0, 0.0, piece_end))
     return stats
 
 
@@ -152,9 +165,11 @@ def _density_term(notes: int, covered: float) -> float:
 
 
 def choose_melody_track(tracks: Sequence[Track], override: int | str | None, path: str,
-                        piece_end: float) -> tuple[int, str, list[TrackStats]]:
-    """Pick the melody track: (position in ``tracks``, reason, stats of every track)."""
-    stats = tracks_stats(tracks, piece_end)
+                        piece_end: float, stats: list[TrackStats] | None = None) -> tuple[int, str, list[TrackStats]]:
+    """Pick the melody track: (position in ``tracks``, reason, stats of every track, computed
+    here unless given)."""
+    if stats is None:
+        stats = tracks_stats(tracks, piece_end)
     if override is not None and override != ALL_MELODIES:
         position = _resolve_override(tracks, override, path)
         return position, f"chosen by --melody-track {override!r}", stats

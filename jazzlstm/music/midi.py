@@ -1,10 +1,10 @@
 """The only module that reads and writes MIDI.
 
-Reading parses with symusic (a C++ MIDI parser, about 100x faster than pretty_midi), one
-track chunk at a time. A chunk symusic refuses (a data byte above 127, a bad pitch-bend
-value, a time signature it cannot represent) is read again by mido with ``clip=True``, which
-clips data bytes to 127 and here also skips meta events it cannot decode (a bad key
-signature). ``Score.info["parser"]`` says which one read the file: ``"symusic"``, or
+Reading parses with symusic (a C++ MIDI parser, about 100x faster than pretty_midi), the
+whole file in one call when it can, else one track chunk at a time. A chunk symusic refuses (a
+data byte above 127, a bad pitch-bend value, a time signature it cannot represent) is read
+again by mido with ``clip=True``, which clips data bytes to 127 and here also skips meta
+events it cannot decode (a bad key signature). ``Score.info["parser"]`` says which one read the file: ``"symusic"``, or
 ``"mido (tolerant)"`` when any chunk needed the fallback. Note times are converted as
 ticks / ticks-per-quarter-note with exact integer rounding to the grid, so tempo changes
 never bend rhythm; every instrument becomes a :class:`~jazzlstm.music.analysis.Track` for
@@ -37,7 +37,9 @@ a bass track at one tempo, atomically.
 """
 from __future__ import annotations
 
+import bisect
 import io
+import itertools
 import re
 import threading
 import warnings
@@ -51,7 +53,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 import pretty_midi
 
-from jazzlstm.music.analysis import Track, score_from_tracks
+from jazzlstm.music.analysis import Track, joint_tracks, score_from_tracks
 from jazzlstm.errors import InputFileError, JazzLSTMError
 from jazzlstm.fileio import atomic_path, check_writable
 from jazzlstm.music.harmony import voicing
@@ -176,10 +178,13 @@ class _Part(NamedTuple):
 
 @dataclass
 class _Chunk:
-    """What one track chunk holds, in ticks."""
+    """What one track chunk holds, in ticks (or, read in one pass, several: see ``settled``)."""
 
     raw: list[_Part] = field(default_factory=list)
     """Its instruments in the parser's order (channel, then program); empty ones included."""
+    settled: bool = False
+    """The instruments of a whole file read at once, already in pretty_midi's order (see
+    :func:`_symusic_file`): not to be ordered again."""
     tempos: list[tuple[int, int]] = field(default_factory=list)
     """(tick, microseconds per quarter note), in file order."""
     meters: list[tuple[int, int, int]] = field(default_factory=list)
@@ -196,7 +201,7 @@ class _Chunk:
             start = part.start.astype(np.int64)
             notes = np.column_stack((start, start + part.duration, part.pitch, part.velocity)).astype(np.int64)
             parts.append((part.name, part.program, part.is_drum, notes[part.duration > 0]))
-        return _ordered(parts)
+        return [p for p in parts if len(p[3])] if self.settled else _ordered(parts)
 
 
 def _ordered(parts: list[tuple[str, int, bool, np.ndarray]]) -> list[tuple[str, int, bool, np.ndarray]]:
@@ -227,8 +232,9 @@ def _symusic_reads_faithfully(chunk: bytes) -> bool:
 
 
 def _symusic_chunk(header: bytes, chunk: bytes) -> _Chunk | None:
-    """One track chunk read by symusic; None when symusic cannot read it faithfully (see also
-    :func:`_wrapped`)."""
+    """One track chunk read by symusic (or several one after another, as many as ``header``
+    announces: their instruments chunk by chunk, their tempo and meter events merged by time);
+    None when symusic cannot read it faithfully (see also :func:`_wrapped`)."""
     if not _symusic_reads_faithfully(chunk):
         return None
     try:
@@ -236,16 +242,98 @@ def _symusic_chunk(header: bytes, chunk: bytes) -> _Chunk | None:
     except Exception:  # symusic refuses: data bytes above 127, bad pitch bends, broken events
         return None
     content = _Chunk()
+    raw = content.raw
     for track in score.tracks:  # in (channel, program) order within the chunk
         arrays = track.notes.numpy()
-        content.raw.append(_Part(track.name, int(track.program), bool(track.is_drum), arrays["time"],
-                                 arrays["duration"], arrays["pitch"], arrays["velocity"]))
+        raw.append(_Part(track.name, int(track.program), bool(track.is_drum), arrays["time"],
+                         arrays["duration"], arrays["pitch"], arrays["velocity"]))
     # A chunk holds few tempo and meter events: read one by one, not as arrays.
-    content.tempos = [(tempo.time, tempo.mspq) for tempo in score.tempos]
-    content.meters = [(meter.time, meter.numerator, _exponent(meter.denominator)) for meter in score.time_signatures]
+    tempos, meters = score.tempos, score.time_signatures
+    if tempos:
+        content.tempos = [(tempo.time, tempo.mspq) for tempo in tempos]
+    if meters:
+        content.meters = [(meter.time, meter.numerator, _exponent(meter.denominator)) for meter in meters]
     if any(tick < 0 for tick, *_ in content.tempos + content.meters):
         return None
     return content
+
+
+_TEMPO_OR_METER = re.compile(rb"\xff[\x51\x58]")
+"""Where a tempo or time-signature meta event may start (every one does; a false alarm costs a
+slower read)."""
+
+
+def _symusic_file(division: bytes, chunks: list[bytes]) -> list[_Chunk] | None:
+    """Every track chunk read by symusic in one call, with the meaning of reading them one at a
+    time; None when that meaning cannot be kept (then each chunk is read on its own).
+
+    symusic keeps the instruments of one chunk apart from the next chunk's, in chunk order, but
+    says nothing of where a chunk ends, and merges every chunk's tempo and meter events. So:
+
+    * tempos (and meters) are those of the first chunk that has any only when all the places
+      where such an event may start lie in one chunk;
+    * the instruments' order (chunk by chunk, within one by first note-off) is their order as
+      read whenever it is certain: the instruments of one chunk share its name (the last
+      track-name event), so between two names a new chunk began; within a run of one name,
+      first note-offs that never decrease give that order however the run splits into chunks.
+      Otherwise each chunk's instruments are counted by reading it alone.
+    """
+    joined = b"".join(chunks)
+    # Format 0 for one chunk, as each chunk alone is read; format 1 for several.
+    header = b"MThd\x00\x00\x00\x06\x00" + (b"\x01" if len(chunks) > 1 else b"\x00") + len(chunks).to_bytes(2, "big")
+    content = _symusic_chunk(header + division, joined)
+    if content is None or _wrapped([content]):
+        return None
+    if len(chunks) == 1:
+        return [content]
+    if content.tempos or content.meters:
+        ends = list(itertools.accumulate(map(len, chunks)))
+        holders: dict[int, set[int]] = {0x51: set(), 0x58: set()}
+        for match in _TEMPO_OR_METER.finditer(joined):
+            holders[match[0][1]].add(bisect.bisect_right(ends, match.start()))
+        if (content.tempos and len(holders[0x51]) > 1) or (content.meters and len(holders[0x58]) > 1):
+            return None
+    parts = content.raw
+    if len(parts) > 1 and not _read_in_order(parts):
+        counts = _instruments_per_chunk(division, chunks)
+        if counts is None or sum(counts) != len(parts):
+            return None
+        result, first = [], 0
+        for count in counts:
+            result.append(_Chunk(parts[first:first + count]))
+            first += count
+        result[0].tempos, result[0].meters = content.tempos, content.meters
+        return result
+    content.settled = True
+    return [content]
+
+
+def _read_in_order(parts: list[_Part]) -> bool:
+    """Whether parts read from several chunks at once are surely in pretty_midi's order: in every
+    run of one track name, the first note-offs never decrease (see :func:`_symusic_file`)."""
+    names = [part.name for part in parts]
+    position = 0
+    while position < len(parts):
+        stop = position + 1
+        while stop < len(parts) and names[stop] == names[position]:
+            stop += 1
+        if stop - position > 1:
+            offs = [int(np.add(part.start, part.duration, dtype=np.int64).min())
+                    for part in parts[position:stop] if len(part.start)]
+            if any(later < earlier for earlier, later in zip(offs, offs[1:])):
+                return False
+        position = stop
+    return True
+
+
+def _instruments_per_chunk(division: bytes, chunks: list[bytes]) -> list[int] | None:
+    """How many instruments symusic reads from each chunk on its own (None if it refuses one)."""
+    header = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01" + division
+    reader = _symusic_reader()
+    try:
+        return [len(reader(header + chunk).tracks) for chunk in chunks]
+    except Exception:
+        return None
 
 
 def _exponent(denominator: int) -> int:
@@ -364,6 +452,10 @@ def _mido_chunk(header: bytes, chunk: bytes, number: int) -> _Chunk:
 def parse_midi(data: bytes) -> tuple[int, list[_Chunk], str]:
     """(ticks per quarter note, every track chunk's content, the parser that read them)."""
     division, chunks = split_chunks(data)
+    if chunks:
+        whole = _symusic_file(data[12:14], chunks)
+        if whole is not None:
+            return division, whole, PARSER_FAST
     header = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01" + data[12:14]
     parsed, parser, fast = [], PARSER_FAST, []
     for number, chunk in enumerate(chunks, 1):
@@ -449,58 +541,65 @@ def midi_tracks(chunks: list[_Chunk], tpq: int, path: str) -> list[Track]:
 
     All the file's notes are handled as one array: instruments in the order pretty_midi
     made them (track chunk by track chunk, within one by first note-off), each instrument's
-    notes sorted as Notes sort.
+    notes sorted as Notes sort. The tracks share that one table (see
+    :func:`~jazzlstm.music.analysis.joint_tracks`).
     """
-    raw = [(number, part) for number, chunk in enumerate(chunks) for part in chunk.raw]
-    if not raw:
+    numbered = [(number, chunk.settled, part) for number, chunk in enumerate(chunks) for part in chunk.raw]
+    if not numbered:
         return []
-    sizes = [len(part.start) for _, part in raw]
-    notes = np.empty((4, sum(sizes)), dtype=np.int64)  # rows: start, duration, pitch, velocity
-    for row, column in enumerate(zip(*((p.start, p.duration, p.pitch, p.velocity) for _, p in raw))):
-        np.concatenate(column, out=notes[row])
-    owner = np.arange(len(raw)).repeat(sizes)
-    sounding = notes[1] > 0  # a note-on and note-off on one tick is no note
-    if not sounding.all():
-        notes, owner = notes[:, sounding], owner[sounding]
-    start, duration, pitch, velocity = notes
-    counts = np.bincount(owner, minlength=len(raw))
-    filled = counts.nonzero()[0]
-    if not len(filled):
+    start, duration, pitch, velocity = (
+        np.concatenate(column, dtype=np.int64)
+        for column in zip(*((part.start, part.duration, part.pitch, part.velocity) for *_, part in numbered)))
+    sizes = [len(part.start) for *_, part in numbered]
+    if not (duration > 0).all():  # a note-on and note-off on one tick is no note
+        sounding = duration > 0
+        owner = np.arange(len(numbered)).repeat(sizes)[sounding]
+        sizes = np.bincount(owner, minlength=len(numbered)).tolist()
+        start, duration, pitch, velocity = start[sounding], duration[sounding], pitch[sounding], velocity[sounding]
+    filled = [i for i, n in enumerate(sizes) if n]
+    if not filled:
         return []
     if len(filled) > MAX_INSTRUMENTS:
         raise InputFileError(path, f"too many instruments ({len(filled):,}; the limit is {MAX_INSTRUMENTS:,})")
+    counts = [sizes[i] for i in filled]
     end = start + duration
-    first_off = np.minimum.reduceat(end, np.add.accumulate(counts)[filled] - counts[filled]).tolist()
-    order = sorted(range(len(filled)), key=lambda k: (raw[filled[k]][0], first_off[k], k))
-    instruments = filled[order]
-    last_start = int(np.maximum.reduce(start))
+    numbers = [numbered[i][0] for i in filled]
+    if len(set(numbers)) < len(numbers) and not all(numbered[i][1] for i in filled):
+        firsts = list(itertools.accumulate(counts, initial=0))[:-1]
+        first_off = np.minimum.reduceat(end, firsts).tolist()
+        order = sorted(range(len(filled)), key=lambda k: (numbers[k], 0 if numbered[filled[k]][1] else first_off[k], k))
+    else:  # one instrument per chunk, or settled ones: their order as read
+        order = list(range(len(filled)))
+    last_start = int(start.max())
     limit = f"the limit is {MAX_PIECE_BEATS:,} beats"
     if last_start > MAX_PIECE_BEATS * tpq:  # before any arithmetic in proportion to the ticks
         raise InputFileError(path, f"too long (a note starts at beat {_beat_text(last_start / tpq)}; {limit})")
     # A note-off beyond the longest note moves in (so no product of ticks overflows).
     on, off = ticks_to_steps(np.stack((start, np.minimum(end, start + (MAX_NOTE_BEATS + 1) * tpq))), tpq)
     lengths = np.minimum(np.maximum(off - on, 1), MAX_NOTE_BEATS * STEPS_PER_BEAT)
-    rank = np.empty(len(raw), dtype=np.int64)
-    rank[instruments] = np.arange(len(instruments))
-    rows = np.lexsort((velocity, pitch, lengths, on, rank[owner]))
-    kept = counts[instruments]
-    bounds = np.add.accumulate(kept) - kept
-    stops = np.maximum.reduceat((on + lengths)[rows], bounds)
-    too_long = (stops > MAX_PIECE_BEATS * STEPS_PER_BEAT).nonzero()[0]
-    if len(too_long):  # named by the first instrument that runs too long
-        beat = int(stops[too_long[0]]) / STEPS_PER_BEAT
+    # Sorted by instrument, then as Notes sort (start, duration, pitch, velocity), as one integer
+    # key: ranks < 2**10, onsets <= MAX_PIECE_BEATS steps < 2**18, lengths < 2**12, pitch and
+    # velocity < 2**7.
+    rank = [0] * len(filled)
+    for position, k in enumerate(order):
+        rank[k] = position
+    notes_key = (on << 26) | (lengths << 14) | (pitch << 7) | velocity
+    rows = ((np.repeat(np.array(rank, dtype=np.int64), counts) << 44) | notes_key).argsort()
+    kept = [counts[k] for k in order]
+    bounds = list(itertools.accumulate(kept, initial=0))
+    stops = on + lengths
+    if int(stops.max()) > MAX_PIECE_BEATS * STEPS_PER_BEAT:  # named by the first instrument that runs too long
+        ends = np.maximum.reduceat(stops[rows], bounds[:-1])
+        beat = int(ends[(ends > MAX_PIECE_BEATS * STEPS_PER_BEAT).argmax()]) / STEPS_PER_BEAT
         raise InputFileError(path, f"too long (notes run to beat {_beat_text(beat)}; {limit})")
-    table = np.empty((len(rows), 4))
-    table[:, 0] = on[rows] / STEPS_PER_BEAT
-    table[:, 1] = lengths[rows] / STEPS_PER_BEAT
-    table[:, 2] = pitch[rows]
-    table[:, 3] = velocity[rows]
+    table = np.stack((on, lengths, pitch, velocity), axis=1)[rows].astype(float)
+    table[:, :2] /= STEPS_PER_BEAT
     tracks = []
-    for index, (part_number, first, n) in enumerate(zip(instruments.tolist(), bounds.tolist(), kept.tolist())):
-        part = raw[part_number][1]
+    for index, k in enumerate(order):
+        part = numbered[filled[k]][2]
         name = part.name.strip() or ("Drums" if part.is_drum else pretty_midi.program_to_instrument_name(part.program))
-        tracks.append(Track(index, name, part.program, part.is_drum, table=table[first:first + n]))
-    return tracks
+        tracks.append(Track(index, name, part.program, part.is_drum, table=table[bounds[index]:bounds[index + 1]]))
+    return joint_tracks(tracks, table, notes_key[rows])
 
 
 def read_midi(path: str | Path, melody_track: int | str | None = None, data: bytes | None = None) -> Score:
