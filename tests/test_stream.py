@@ -118,3 +118,42 @@ def test_train_data_errors_are_one_line(tmp_path, capsys, folder):
                                               f"(make one with jazzlstm prepare)"
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "r"), "--encoding", "notes"]) == 2
     assert "belong to jazzlstm prepare" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_each_worker_of_a_cluster_reads_only_its_own_record_files(folder, monkeypatch):
+    """Under a multi-worker strategy every worker's input pipeline reads files i, i + n, ... of the
+    n workers (auto-sharding by file), each the same number of batches per epoch."""
+    import tensorflow as tf
+
+    from jazzlstm.config import TrainConfig
+    from jazzlstm.data.prepare import read_manifest
+    from jazzlstm.training import distribute
+    from jazzlstm.training.stream import StreamWindows, held_out_ranks
+
+    _, data = folder
+    manifest = read_manifest(data)
+    train = StreamWindows(data, manifest, held_out_ranks(manifest, TrainConfig(val_split=0.2)), False, 12, 1, 50)
+    read_by = {}
+    real_windows = StreamWindows._windows
+
+    def recording(self, files, *args):
+        read_by.setdefault(len(read_by), list(files))
+        return real_windows(self, files, *args)
+
+    class TwoWorkers:  # what MultiWorkerMirroredStrategy asks of the input side, one CPU replica each
+        num_replicas_in_sync = 2
+
+        def distribute_datasets_from_function(self, fn):
+            return [fn(tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i, num_replicas_in_sync=2))
+                    for i in range(2)]
+
+    monkeypatch.setattr(StreamWindows, "_windows", recording)
+    monkeypatch.setattr(distribute, "is_multi_worker", lambda strategy: True)
+    monkeypatch.setattr(distribute, "cluster_workers", lambda config: 2)
+    monkeypatch.setattr(distribute, "tf_config", lambda: {})
+    batches = train.dataset(4, True, 0, strategy=TwoWorkers())
+    per_worker = [list(pipeline.take(batches.steps)) for pipeline in batches.dataset]
+    files = train.files
+    assert read_by == {0: files[0::2], 1: files[1::2]}                   # disjoint, and every file read
+    assert all(len(b) == batches.steps > 0 and all(x.shape[0] == 2 for x, _ in b) for b in per_worker)
