@@ -197,7 +197,15 @@ def melodic_lines(tracks: Sequence[Track], stats: Sequence[TrackStats], chosen: 
 
 def is_bass(track: Track) -> bool:
     """A bass by General MIDI program (32-39) or by name."""
-    return 32 <= track.program <= 39 or bool(re.search(r"bass", track.name, re.I))
+    return 32 <= track.program <= 39 or _bass_name(track.name)
+
+
+@lru_cache(maxsize=4096)
+def _bass_name(name: str) -> bool:
+    return _BASS_NAME.search(name) is not None
+
+
+_BASS_NAME = re.compile("bass", re.I)
 
 
 def _resolve_override(tracks: Sequence[Track], override: int | str, path: str) -> int:

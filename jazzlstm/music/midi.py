@@ -312,18 +312,32 @@ def _read_in_order(parts: list[_Part]) -> bool:
     """Whether parts read from several chunks at once are surely in pretty_midi's order: in every
     run of one track name, the first note-offs never decrease (see :func:`_symusic_file`)."""
     names = [part.name for part in parts]
-    position = 0
-    while position < len(parts):
-        stop = position + 1
-        while stop < len(parts) and names[stop] == names[position]:
-            stop += 1
-        if stop - position > 1:
-            offs = [int(np.add(part.start, part.duration, dtype=np.int64).min())
-                    for part in parts[position:stop] if len(part.start)]
-            if any(later < earlier for earlier, later in zip(offs, offs[1:])):
-                return False
-        position = stop
+    runs = [(first, stop) for first, stop in _runs(names) if stop - first > 1]
+    if not runs:
+        return True
+    # Every first note-off of the runs' parts with notes, in one reduction.
+    members = [part for first, stop in runs for part in parts[first:stop] if len(part.start)]
+    if len(members) < 2:
+        return True
+    ends = np.add(np.concatenate([part.start for part in members]), np.concatenate([part.duration for part in members]),
+                  dtype=np.int64)
+    offs = iter(np.minimum.reduceat(ends, list(itertools.accumulate((len(part.start) for part in members[:-1]),
+                                                                      initial=0))).tolist())
+    for first, stop in runs:
+        run = [next(offs) for part in parts[first:stop] if len(part.start)]
+        if any(later < earlier for earlier, later in zip(run, run[1:])):
+            return False
     return True
+
+
+def _runs(names: list[str]) -> list[tuple[int, int]]:
+    """(first, stop) of each run of equal names."""
+    runs, first = [], 0
+    for position in range(1, len(names) + 1):
+        if position == len(names) or names[position] != names[first]:
+            runs.append((first, position))
+            first = position
+    return runs
 
 
 def _instruments_per_chunk(division: bytes, chunks: list[bytes]) -> list[int] | None:
@@ -479,9 +493,16 @@ def parse_midi(data: bytes) -> tuple[int, list[_Chunk], str]:
 def ticks_to_steps(ticks: np.ndarray | int, tpq: int):
     """Ticks -> grid steps: the nearest, a tie to the even step (as ``np.rint`` on the exact
     value), in integer arithmetic, so no rounding error decides a tie."""
-    whole, rest = divmod(ticks * STEPS_PER_BEAT, tpq)
+    if tpq % STEPS_PER_BEAT == 0:  # ticks * 12 / tpq = ticks / (tpq / 12): one product less
+        ticks, tpq = ticks, tpq // STEPS_PER_BEAT
+    else:
+        ticks = ticks * STEPS_PER_BEAT
+    whole, rest = divmod(ticks, tpq)
     # Up past the half; at exactly the half (2 rest == tpq) only from an odd step.
-    return whole + (2 * rest + (whole & 1) > tpq)
+    rest <<= 1
+    rest += whole & 1
+    whole += rest > tpq
+    return whole
 
 
 def _beat_text(beats: float) -> str:
@@ -551,7 +572,7 @@ def midi_tracks(chunks: list[_Chunk], tpq: int, path: str) -> list[Track]:
         np.concatenate(column, dtype=np.int64)
         for column in zip(*((part.start, part.duration, part.pitch, part.velocity) for *_, part in numbered)))
     sizes = [len(part.start) for *_, part in numbered]
-    if not (duration > 0).all():  # a note-on and note-off on one tick is no note
+    if len(duration) and not np.minimum.reduce(duration) > 0:  # a note-on and note-off on one tick is no note
         sounding = duration > 0
         owner = np.arange(len(numbered)).repeat(sizes)[sounding]
         sizes = np.bincount(owner, minlength=len(numbered)).tolist()
@@ -562,37 +583,48 @@ def midi_tracks(chunks: list[_Chunk], tpq: int, path: str) -> list[Track]:
     if len(filled) > MAX_INSTRUMENTS:
         raise InputFileError(path, f"too many instruments ({len(filled):,}; the limit is {MAX_INSTRUMENTS:,})")
     counts = [sizes[i] for i in filled]
-    end = start + duration
     numbers = [numbered[i][0] for i in filled]
     if len(set(numbers)) < len(numbers) and not all(numbered[i][1] for i in filled):
         firsts = list(itertools.accumulate(counts, initial=0))[:-1]
-        first_off = np.minimum.reduceat(end, firsts).tolist()
+        first_off = np.minimum.reduceat(start + duration, firsts).tolist()
         order = sorted(range(len(filled)), key=lambda k: (numbers[k], 0 if numbered[filled[k]][1] else first_off[k], k))
     else:  # one instrument per chunk, or settled ones: their order as read
         order = list(range(len(filled)))
-    last_start = int(start.max())
+    last_start = int(np.maximum.reduce(start))
     limit = f"the limit is {MAX_PIECE_BEATS:,} beats"
     if last_start > MAX_PIECE_BEATS * tpq:  # before any arithmetic in proportion to the ticks
         raise InputFileError(path, f"too long (a note starts at beat {_beat_text(last_start / tpq)}; {limit})")
-    # A note-off beyond the longest note moves in (so no product of ticks overflows).
-    on, off = ticks_to_steps(np.stack((start, np.minimum(end, start + (MAX_NOTE_BEATS + 1) * tpq))), tpq)
-    lengths = np.minimum(np.maximum(off - on, 1), MAX_NOTE_BEATS * STEPS_PER_BEAT)
+    # Rows: onset and length in steps, pitch, velocity. A note-off beyond the longest note
+    # moves in (so no product of ticks overflows).
+    steps = np.empty((4, len(start)), dtype=np.int64)
+    steps[0] = start
+    np.add(start, (MAX_NOTE_BEATS + 1) * tpq, out=steps[1])
+    np.minimum(steps[1], start + duration, out=steps[1])
+    steps[:2] = ticks_to_steps(steps[:2], tpq)
+    on, lengths = steps[0], steps[1]
+    lengths -= on
+    np.maximum(lengths, 1, out=lengths)
+    np.minimum(lengths, MAX_NOTE_BEATS * STEPS_PER_BEAT, out=lengths)
+    steps[2], steps[3] = pitch, velocity
     # Sorted by instrument, then as Notes sort (start, duration, pitch, velocity), as one integer
     # key: ranks < 2**10, onsets <= MAX_PIECE_BEATS steps < 2**18, lengths < 2**12, pitch and
     # velocity < 2**7.
     rank = [0] * len(filled)
     for position, k in enumerate(order):
         rank[k] = position
-    notes_key = (on << 26) | (lengths << 14) | (pitch << 7) | velocity
+    notes_key = on << 26
+    notes_key |= lengths << 14
+    notes_key |= pitch << 7
+    notes_key |= velocity
     rows = ((np.repeat(np.array(rank, dtype=np.int64), counts) << 44) | notes_key).argsort()
     kept = [counts[k] for k in order]
     bounds = list(itertools.accumulate(kept, initial=0))
     stops = on + lengths
-    if int(stops.max()) > MAX_PIECE_BEATS * STEPS_PER_BEAT:  # named by the first instrument that runs too long
+    if int(np.maximum.reduce(stops)) > MAX_PIECE_BEATS * STEPS_PER_BEAT:  # named by the first instrument that runs too long
         ends = np.maximum.reduceat(stops[rows], bounds[:-1])
         beat = int(ends[(ends > MAX_PIECE_BEATS * STEPS_PER_BEAT).argmax()]) / STEPS_PER_BEAT
         raise InputFileError(path, f"too long (notes run to beat {_beat_text(beat)}; {limit})")
-    table = np.stack((on, lengths, pitch, velocity), axis=1)[rows].astype(float)
+    table = steps[:, rows].T.astype(float)  # column by column in memory: the columns are what is read
     table[:, :2] /= STEPS_PER_BEAT
     tracks = []
     for index, k in enumerate(order):
