@@ -217,11 +217,12 @@ def _merge_codes(seg_start: np.ndarray, seg_stop: np.ndarray, codes: np.ndarray,
 def melody_chords(melody: Sequence[Note], bar_lines: Sequence[float], end: float) -> tuple[Chord, ...]:
     """Chords inferred from the melody alone (for unaccompanied files).
 
-    A key-aware hidden Markov model (:mod:`jazzlstm.music.chord_model`): one chord per half
-    bar (per bar in meters of fewer than 4 beats) out of 12 roots x 7 qualities (major,
-    minor, 7, m7, maj7, m7b5, dim7), decoded with Viterbi from the melody's pitch classes
-    (weighted by length and metric position), transition priors learned from progressions,
-    and a prior towards chords of the melody's key. Equal neighbours are merged.
+    A key-aware hidden Markov model (:mod:`jazzlstm.music.chord_model`): one state per beat out
+    of 12 roots x 7 qualities (major, minor, 7, m7, maj7, m7b5, dim7), decoded by
+    forward-backward (each beat's most probable root, one quality per run of a root) from the
+    melody's pitch classes (weighted by length and metric position), transition priors
+    learned from progressions per kind of boundary (bar line, half bar, beat), and a prior
+    towards chords of the melody's key. Equal neighbours are merged.
     """
     if not melody:
         return ()
