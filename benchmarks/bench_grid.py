@@ -48,7 +48,8 @@ per time step and sample, ``2 * 4 n_a (V + n_a)`` for the four gates' products o
 one-hot input and the previous state plus ``2 n_a V`` for the output layer; forward +
 backward = 3 x forward. Not counted: gate nonlinearities, elementwise products, biases,
 softmax and loss, the optimizer. jazzlstm's input product is a gather, so of the counted
-``8 n_a V`` input FLOPs it computes none (they are 4-15% of the count at n_a >= 256).
+``8 n_a V`` x 3 input FLOPs it computes none (52% of the count at n_a 64, 26% at 256, 15% at
+512, 8% at 1024, with V 96).
 
 numpy's matmul peak (float32 2048 x 2048 @ 2048 x 2048, best of ``--peak-repeats``, numpy's
 own BLAS threads) is measured in a fresh process before the workers start, before each point
@@ -206,6 +207,12 @@ class KerasRunner:
 
         return Clock
 
+    def check_steps(self, before: int) -> None:
+        """Every step of the epoch ran (Keras's loop of several steps per call ends with the data)."""
+        ran = int(self.model.optimizer.iterations.numpy()) - before
+        if ran != self.steps:
+            raise RuntimeError(f"an epoch ran {ran} optimizer steps, not {self.steps}")
+
     def free(self) -> None:
         import gc
 
@@ -228,16 +235,17 @@ class JazzRunner(KerasRunner):
         jazz = JazzLSTM.create(point.v, n_a=point.n_a, tx=point.tx, seed=0)
         self.model = jazz.compile(learning_rate=LEARNING_RATE, clipnorm=CLIPNORM)
         self.batches = make_dataset(random_ids(point, steps), point.batch, shuffle=True, seed=0)
-        self.done = 0
+        self.done, self.steps = 0, steps
 
     def epoch(self) -> float:
         from jazzlstm.training.fit import ShuffleEpoch, fit_steps
 
-        clock = self._clock()
+        clock, before = self._clock(), int(self.model.optimizer.iterations.numpy())
         self.model.fit(self.batches.dataset, epochs=self.done + 1, initial_epoch=self.done, verbose=0,
                        shuffle=False, callbacks=[clock(), ShuffleEpoch(self.batches.epoch)],
                        **fit_steps(self.batches))
         self.done += 1
+        self.check_steps(before)
         return clock.seconds
 
 
@@ -254,10 +262,13 @@ class KerasLSTMRunner(KerasRunner):
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         rows = random_ids(point, steps)
         self.model, self.x, self.y, self.batch = model, rows[:, :-1], rows[:, 1:], point.batch
+        self.steps = steps
 
     def epoch(self) -> float:
         clock = self._clock()
+        before = int(self.model.optimizer.iterations.numpy()) if self.model.optimizer.built else 0
         self.model.fit(self.x, self.y, batch_size=self.batch, epochs=1, verbose=0, callbacks=[clock()])
+        self.check_steps(before)
         return clock.seconds
 
 
@@ -643,6 +654,30 @@ def run_grid(points: list[Point], contenders: list[str], repeats: int = 1, gflop
     }
 
 
+def markdown_table(result: dict) -> str:
+    """The grid as a Markdown table (tokens/s, ratios, jazzlstm's GFLOP/s and share of numpy's peak)."""
+    names = [c for c in CONTENDERS if c in result["contenders"]]
+    titles = {"jazzlstm": "jazzlstm (policy)", "jazzlstm_tf_threads": "jazzlstm (TF threads)",
+              "keras_lstm": "Keras LSTM", "torch_lstm": "PyTorch", "torch_lstm_one_thread": "PyTorch 1 thread"}
+    ratios = [r for r in ("jazzlstm_vs_torch_lstm", "jazzlstm_vs_torch_lstm_one_thread", "jazzlstm_vs_keras_lstm")
+              if any(r in row["ratios"] for row in result["points"])]
+    ratio_titles = {"jazzlstm_vs_torch_lstm": "vs PyTorch", "jazzlstm_vs_torch_lstm_one_thread": "vs PyTorch 1 thread",
+                    "jazzlstm_vs_keras_lstm": "vs Keras"}
+    head = ["n_a", "Tx", "batch", "policy", *(titles[n] for n in names), *(ratio_titles[r] for r in ratios),
+            "jazzlstm GFLOP/s", "% numpy peak", "numpy beside"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " ---: |" * len(head)]
+    for row in result["points"]:
+        res = row["results"]
+        cells = [row["n_a"], row["tx"], row["batch"], "1 thread" if row["policy_threads"] == "one per op" else "TF"]
+        cells += [f"{res[n]['tokens_per_s']:,}" if "tokens_per_s" in res.get(n, {}) else "-" for n in names]
+        cells += [f"{row['ratios'][r]:.2f}x" if r in row["ratios"] else "-" for r in ratios]
+        mine = res.get("jazzlstm", {})
+        cells += [f"{mine['gflops']:.1f}" if "gflops" in mine else "-", mine.get("pct_numpy_peak", "-"),
+                  row.get("numpy_gflops_beside", "-")]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", default="all", help="'all' or comma-separated n_a x batch x Tx")
@@ -656,11 +691,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-steps", type=int, default=2)
     parser.add_argument("--peak-repeats", type=int, default=10)
     parser.add_argument("--json", type=Path, help="also write the JSON here")
+    parser.add_argument("--table", type=Path, help="print the Markdown table of a JSON this benchmark wrote, and exit")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--numpy-peak", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker_main(args.worker)
+        return
+    if args.table:
+        print(markdown_table(json.loads(args.table.read_text())))
         return
     if args.numpy_peak:
         print(json.dumps(numpy_peak_gflops(repeats=args.numpy_peak)))
