@@ -261,9 +261,10 @@ def _recurrence_with_batched_gradient(inputs, recurrent_kernel, h0, c0):
     elementwise derivatives), keeps every step's ``dz``, and then takes the kernel's gradient
     as one large product over all T x batch rows: ``H_prev^T @ DZ``. The gradient for the
     inputs is ``DZ`` itself, so the input kernel's and bias's gradients are one product (or
-    one row sum, for ids) over all steps as well. At 512 units and 100 steps this trains
-    about 1.4x faster than the unrolled graph's automatic gradient on 2 CPU cores
-    (docs/performance.md); tests check values and gradients against ``djmodel``.
+    one row sum, for ids) over all steps as well. At Tx 100 on 2 CPU cores (a shared, noisy
+    machine) whole training steps ran 1.0x (n_a 512, batch 256) to 1.5x (n_a 1,024, batch 32)
+    the unrolled graph's automatic gradient (docs/performance.md); tests check values and
+    gradients against ``djmodel``.
     """
     import tensorflow as tf
 
