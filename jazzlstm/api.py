@@ -186,35 +186,37 @@ def generate(run: Run | str | Path | None, out: str | Path, *, force: bool = Fal
     return generate_music(run, out, sampling, music, force=force)
 
 
-def generate_text(run: Run | str | Path, **settings: Any) -> list[str]:
+def generate_text(run: Run | str | Path, *, backend: str = MusicConfig.backend, **settings: Any) -> list[str]:
     """Sample ``n`` texts from a character run (for ABC runs: tune texts).
 
-    ``settings``: fields of :class:`SamplingConfig` and :class:`TextConfig` (``length``, ``prime``).
+    ``settings``: fields of :class:`SamplingConfig` and :class:`TextConfig` (``length``, ``prime``);
+    ``backend``: how a run folder is loaded (numpy by default, no TensorFlow; or "tf").
     """
     from jazzlstm.generation.text import sample_texts
 
     sampling, text = split_settings(settings, SamplingConfig, TextConfig)
-    run = _as_run(run)
+    run = _as_run(run, MusicConfig(backend=backend).backend)
     if not run.data_config.is_text:
         raise JazzLSTMError(f"{run.path}: a music run; use jazzlstm.generate for MIDI")
     return sample_texts(run, sampling, text)
 
 
 def generate_tunes(run: Run | str | Path, out: str | Path, *, force: bool = False, verbose: bool = False,
-                   **settings: Any) -> list[Path]:
+                   backend: str = MusicConfig.backend, **settings: Any) -> list[Path]:
     """Sample ``n`` ABC tunes from an ABC run that music21 can parse and write each as MIDI
     (``OUT.mid``, or ``OUT_1.mid`` ... with several) with its ABC text beside it (``.abc``).
 
     Tunes that do not parse are sampled again, a bounded number of times (see
     :func:`jazzlstm.generation.text.render_tunes`); if too few parse, nothing is written and
     the error says why; ``verbose`` tells on stderr how many were sampled again, and why.
-    ``settings``: fields of :class:`SamplingConfig`, :class:`TextConfig` and ``tempo``.
+    ``settings``: fields of :class:`SamplingConfig`, :class:`TextConfig` and ``tempo``;
+    ``backend`` as for :func:`generate_text`.
     """
     from jazzlstm.generation.text import render_tunes
 
     tempo = settings.pop("tempo", MusicConfig().tempo)
     sampling, text = split_settings(settings, SamplingConfig, TextConfig)
-    run = _as_run(run)
+    run = _as_run(run, MusicConfig(backend=backend).backend)
     if run.data_config.mode != "abc":
         raise JazzLSTMError(f"{run.path}: not an ABC run (trained with --abc)")
     written, rejected = render_tunes(run, sampling, text, out, force=force, tempo=MusicConfig(tempo=tempo).tempo)

@@ -190,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting(generate, SamplingConfig, "greedy")
     add_setting(generate, SamplingConfig, "seed", type=int)
     add_setting(generate, MusicConfig, "tempo", type=positive_float)
+    add_setting(generate, MusicConfig, "backend")
     generate.add_argument("--force", action="store_true", help="overwrite existing output files")
     generate.add_argument("--wav", action="store_true",
                           help="music and ABC runs: also render each MIDI file as audio, OUT.wav beside "
@@ -202,7 +203,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting(music, MusicConfig, "beam", type=positive_int, metavar="N")
     add_setting(music, MusicConfig, "branch_factor", type=positive_int, metavar="N")
     add_setting(music, MusicConfig, "harmony_weight", type=float, metavar="W")
-    add_setting(music, MusicConfig, "backend")
     text = generate.add_argument_group("text and ABC runs")
     add_setting(text, TextConfig, "length", type=positive_int)
     add_setting(text, TextConfig, "prime", metavar="TEXT")
@@ -386,7 +386,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-MUSIC_FLAGS = ("bars", "chords", "chords_from", "primer", "beam", "branch_factor", "harmony_weight", "backend")
+MUSIC_FLAGS = ("bars", "chords", "chords_from", "primer", "beam", "branch_factor", "harmony_weight")
 TEXT_FLAGS = ("length", "prime", "out_file")
 
 
@@ -479,8 +479,9 @@ def _generate_text(args: argparse.Namespace, run_dir: str, mode: str) -> int:
         for path in numbered_paths(midi_out, args.n, default_suffix=".mid"):
             check_writable(wav_beside(path), args.force)
     settings = settings_of(args, SamplingConfig, TextConfig)
-    import_tensorflow_quietly()
-    run = load_run(run_dir)
+    if args.backend == "tf":
+        import_tensorflow_quietly()
+    run = load_run(run_dir, backend=args.backend)
     if midi_out is not None:
         written = generate_tunes(run, midi_out, force=args.force, verbose=True, tempo=args.tempo, **settings)
         for path in written:

@@ -87,3 +87,37 @@ def test_generate_never_imports_tensorflow_unless_asked(tmp_path):
     result = run_python_json(script, tmp_path / "solo.mid")
     assert result == {"code": 0, "tf": False, "keras": False}
     assert (tmp_path / "solo.mid").stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory):
+    import jazzlstm
+
+    folder = tmp_path_factory.mktemp("text")
+    names = folder / "names.txt"
+    names.write_text("\n".join(["anna", "bert", "carla", "dora", "emil", "frida", "gus", "hanna"] * 8) + "\n")
+    return jazzlstm.train_text(str(names), folder / "run", layout="lines", n_a=12, layers=2, epochs=3,
+                               batch_size=8, seed=0, verbose=0).path
+
+
+@pytest.mark.slow
+def test_text_runs_generate_with_numpy_greedy_like_tensorflow(text_run):
+    from jazzlstm.api import generate_text
+
+    greedy = {backend: generate_text(text_run, n=3, greedy=True, length=20, backend=backend)
+              for backend in ("numpy", "tf")}
+    assert greedy["numpy"] == greedy["tf"] and all(greedy["numpy"])
+    sampled = generate_text(text_run, n=4, seed=3, length=20)
+    assert sampled == generate_text(text_run, n=4, seed=3, length=20)  # the same seed, the same samples
+    assert sampled != generate_text(text_run, n=4, seed=4, length=20)
+    assert all("\n" not in s for s in sampled)  # every sample stops at its line's end token
+
+
+@pytest.mark.slow
+def test_generating_text_never_imports_tensorflow_unless_asked(text_run, tmp_path):
+    script = ("import json, sys\nfrom jazzlstm.cli import main\n"
+              "code = main(['generate', sys.argv[1], '--run', sys.argv[2], '-n', '3', '--seed', '1'])\n"
+              "print(json.dumps({'code': code, 'tf': 'tensorflow' in sys.modules, 'keras': 'keras' in sys.modules}))")
+    result = run_python_json(script, str(tmp_path / "names.txt"), str(text_run))
+    assert result == {"code": 0, "tf": False, "keras": False}
+    assert len((tmp_path / "names.txt").read_text().splitlines()) == 3

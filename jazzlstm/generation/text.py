@@ -27,9 +27,8 @@ TUNE_LENGTH = 1000
 
 def sample_texts(run: Run, sampling: SamplingConfig, text: TextConfig, count: int | None = None,
                  seed: int | None = None) -> list[str]:
-    """``count`` (default ``sampling.n``) samples, each the prime followed by what the model wrote."""
-    from jazzlstm.model.sampling import sample_ids
-
+    """``count`` (default ``sampling.n``) samples, each the prime followed by what the model wrote,
+    with TensorFlow's compiled sampler or, for a run loaded for numpy, a numpy loop."""
     vocab, end = run.vocab, run.data_config.end_token
     count = sampling.n if count is None else count
     length = text.length or (TUNE_LENGTH if run.data_config.mode == "abc" else TEXT_LENGTH)
@@ -44,9 +43,20 @@ def sample_texts(run: Run, sampling: SamplingConfig, text: TextConfig, count: in
         # Running text without a prime: start where a new line starts, if the text has lines.
         primer = [vocab.id("\n")] if "\n" in vocab else None
     options = sampling.sampler_options(len(vocab))
-    result = sample_ids(run.model, count, length, primer=primer, stop_id=end_id,
-                        **{**options, "seed": options["seed"] if seed is None else seed})
-    rows = result[0] if end_id is not None else result
+    options = {**options, "seed": options["seed"] if seed is None else seed}
+    if getattr(run.model, "backend", "tf") == "numpy":
+        # The numpy model (no TensorFlow): the same options, stepped in a numpy loop.
+        from jazzlstm.model.search import StopAt, guided_sample
+
+        model = run.model
+        rows = guided_sample(model.step, model.n_values, model.initial_state(count),
+                             [StopAt(model.n_values, end_id) for _ in range(count)], length,
+                             primer=primer, **options)
+    else:
+        from jazzlstm.model.sampling import sample_ids
+
+        result = sample_ids(run.model, count, length, primer=primer, stop_id=end_id, **options)
+        rows = result[0] if end_id is not None else result
     tokenizer = CharTokenizer(end)
     return [prime + tokenizer.decode(vocab.decode(row)) for row in rows]
 

@@ -72,6 +72,30 @@ class Guided(Protocol):
     chord_tones: int
 
 
+class StopAt:
+    """A guide for free text: every id allowed, finished once ``stop_id`` has been sampled (none:
+    never), as the compiled sampler's ``stop_id`` ends a sequence."""
+
+    chord_tones = 0
+
+    def __init__(self, n_values: int, stop_id: int | None = None):
+        self.n_values, self.stop_id, self.stopped = int(n_values), stop_id, False
+
+    def allowed(self) -> np.ndarray:
+        return np.ones(self.n_values, dtype=bool)
+
+    def advance(self, token_id: int) -> None:
+        self.stopped = self.stopped or token_id == self.stop_id
+
+    def finished(self) -> bool:
+        return self.stopped
+
+    def copy(self) -> "StopAt":
+        twin = StopAt(self.n_values, self.stop_id)
+        twin.stopped = self.stopped
+        return twin
+
+
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     top = np.max(logits, axis=-1, keepdims=True)
     shifted = logits - np.where(np.isfinite(top), top, 0.0)
