@@ -145,22 +145,19 @@ def _hold_within_bars(codes: np.ndarray, seg_start: np.ndarray, comping: np.ndar
     held = np.zeros(len(codes), dtype=bool)
     np.equal(tones[1:], tones[:-1], out=held[1:])
     held[tones == 0] = False
-    if not np.logical_or.reduce(held):
+    candidates = held.nonzero()[0]
+    if not len(candidates):
         return codes
-    held &= ~_on_grid_points(seg_start, bar_lines)
+    # Not a segment that starts on a bar line's grid step (few are held: each tested alone).
+    marks = set(np.rint(np.asarray(bar_lines, dtype=float) * STEPS_PER_BEAT).tolist())
+    on_bar = [i for i, step in zip(candidates.tolist(), np.rint(seg_start[candidates] * STEPS_PER_BEAT).tolist())
+              if step in marks]
+    if on_bar:
+        held[on_bar] = False
     # A held segment takes the chord of the last segment before it that was not held.
     source = np.arange(len(codes))
     source[held] = 0
     return codes[np.maximum.accumulate(source)]
-
-
-def _on_grid_points(times: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Which ``times`` fall on the grid step of one of ``points``."""
-    steps = np.rint(times * STEPS_PER_BEAT)
-    marks = np.sort(np.rint(np.asarray(points, dtype=float) * STEPS_PER_BEAT))
-    if not len(marks):
-        return np.zeros(len(times), dtype=bool)
-    return marks[np.minimum(marks.searchsorted(steps), len(marks) - 1)] == steps
 
 
 def _note_segment_pairs(notes: np.ndarray, seg_start: np.ndarray, seg_stop: np.ndarray

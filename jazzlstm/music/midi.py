@@ -48,7 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import pretty_midi
@@ -191,6 +191,9 @@ class _Chunk:
     """(tick, numerator, denominator as a power of 2), in file order."""
     ignored: list[str] = field(default_factory=list)
     """Tempo and time-signature events too short to read, one line each."""
+    columns: tuple[np.ndarray, ...] | None = field(default=None, repr=False, compare=False)
+    """Its instruments' notes joined: start, duration, pitch and velocity as int64 arrays
+    (made once, by :func:`_joined_columns`)."""
 
     @property
     def parts(self) -> list[tuple[str, int, bool, np.ndarray]]:
@@ -294,7 +297,7 @@ def _symusic_file(division: bytes, chunks: list[bytes]) -> list[_Chunk] | None:
         if (content.tempos and len(holders[0x51]) > 1) or (content.meters and len(holders[0x58]) > 1):
             return None
     parts = content.raw
-    if len(parts) > 1 and not _read_in_order(parts):
+    if len(parts) > 1 and not _read_in_order(parts, _joined_columns([content])):
         counts = _instruments_per_chunk(division, chunks)
         if counts is None or sum(counts) != len(parts):
             return None
@@ -308,23 +311,27 @@ def _symusic_file(division: bytes, chunks: list[bytes]) -> list[_Chunk] | None:
     return [content]
 
 
-def _read_in_order(parts: list[_Part]) -> bool:
+def _read_in_order(parts: list[_Part], columns: tuple[np.ndarray, ...]) -> bool:
     """Whether parts read from several chunks at once are surely in pretty_midi's order: in every
-    run of one track name, the first note-offs never decrease (see :func:`_symusic_file`)."""
+    run of one track name, the first note-offs never decrease (see :func:`_symusic_file`).
+    ``columns``: the parts' notes joined (see :func:`_joined_columns`)."""
     names = [part.name for part in parts]
     runs = [(first, stop) for first, stop in _runs(names) if stop - first > 1]
     if not runs:
         return True
-    # Every first note-off of the runs' parts with notes, in one reduction.
-    members = [part for first, stop in runs for part in parts[first:stop] if len(part.start)]
-    if len(members) < 2:
+    sizes = [len(part.start) for part in parts]
+    if sum(1 for first, stop in runs for size in sizes[first:stop] if size) < 2:
         return True
-    ends = np.add(np.concatenate([part.start for part in members]), np.concatenate([part.duration for part in members]),
-                  dtype=np.int64)
-    offs = iter(np.minimum.reduceat(ends, list(itertools.accumulate((len(part.start) for part in members[:-1]),
-                                                                      initial=0))).tolist())
+    # Every first note-off, in one reduction: each part with notes reaches to the next one's first row.
+    firsts, filled, row = [], [], 0
+    for index, size in enumerate(sizes):
+        if size:
+            firsts.append(row)
+            filled.append(index)
+            row += size
+    off = dict(zip(filled, np.minimum.reduceat(columns[0] + columns[1], firsts).tolist()))
     for first, stop in runs:
-        run = [next(offs) for part in parts[first:stop] if len(part.start)]
+        run = [off[index] for index in range(first, stop) if sizes[index]]
         if any(later < earlier for earlier, later in zip(run, run[1:])):
             return False
     return True
@@ -358,8 +365,25 @@ def _exponent(denominator: int) -> int:
 def _wrapped(chunks: list[_Chunk]) -> bool:
     """Whether a note time of these chunks wrapped around (symusic counts ticks in 32 bits, so
     times past 2**31 come back negative; mido counts them exactly)."""
-    times = [column for chunk in chunks for part in chunk.raw for column in (part.start, part.duration)]
-    return bool(times) and int(np.minimum.reduce(np.concatenate(times), initial=0)) < 0
+    columns = _joined_columns(chunks)
+    return columns is not None and len(columns[0]) > 0 and \
+        min(int(np.minimum.reduce(columns[0])), int(np.minimum.reduce(columns[1]))) < 0
+
+
+def _joined_columns(chunks: list[_Chunk]) -> tuple[np.ndarray, ...] | None:
+    """Start, duration, pitch and velocity of every instrument of ``chunks``, chunk after chunk,
+    each as one int64 array (None without instruments); kept on a lone chunk, so the note
+    tables are joined once however often they are asked for."""
+    if len(chunks) == 1 and chunks[0].columns is not None:
+        return chunks[0].columns
+    parts = [part for chunk in chunks for part in chunk.raw]
+    if not parts:
+        return None
+    columns = tuple(np.concatenate(column, dtype=np.int64)
+                    for column in zip(*((part.start, part.duration, part.pitch, part.velocity) for part in parts)))
+    if len(chunks) == 1:
+        chunks[0].columns = columns
+    return columns
 
 
 @lru_cache(maxsize=None)
@@ -515,8 +539,28 @@ def _meter_text(numerator: int, exponent: int) -> str:
     return f"{numerator}/{2 ** exponent}" if exponent <= 16 else f"{numerator}/2^{exponent}"
 
 
+_CACHED_EVENTS = 8
+"""Tempo and meter lists up to this long are read once per (events, ticks per quarter note):
+most files hold the same few (see :func:`_time_signatures`, :func:`_tempo_changes`)."""
+
+
 def _time_signatures(meters: list[tuple[int, int, int]], tpq: int, ignored: list[str]) -> tuple[TimeSignature, ...]:
     """Musical time signatures in beats (others ignored); 4/4 from the start when none is left."""
+    if len(meters) > _CACHED_EVENTS:
+        return _read_meters(meters, tpq, ignored)
+    sigs, lines = _cached_meters(tuple(meters), tpq)
+    ignored.extend(lines)
+    return sigs
+
+
+@lru_cache(maxsize=1024)
+def _cached_meters(meters: tuple[tuple[int, int, int], ...], tpq: int) -> tuple[tuple[TimeSignature, ...], tuple[str, ...]]:
+    """:func:`_read_meters` as (time signatures, lines ignored)."""
+    lines: list[str] = []
+    return _read_meters(meters, tpq, lines), tuple(lines)
+
+
+def _read_meters(meters: Sequence[tuple[int, int, int]], tpq: int, ignored: list[str]) -> tuple[TimeSignature, ...]:
     sigs = []
     for tick, numerator, exponent in meters:
         beat = int(ticks_to_steps(tick, tpq)) / STEPS_PER_BEAT
@@ -536,6 +580,21 @@ def _time_signatures(meters: list[tuple[int, int, int]], tpq: int, ignored: list
 def _tempo_changes(tempos: list[tuple[int, int]], tpq: int, ignored: list[str]) -> list[tuple[float, float]]:
     """(beat, BPM) from 120 BPM at 0, as pretty_midi keeps them: a tempo at tick 0 replaces the
     default, a later one is kept when it differs from the one before."""
+    if len(tempos) > _CACHED_EVENTS:
+        return _read_tempos(tempos, tpq, ignored)
+    changes, lines = _cached_tempos(tuple(tempos), tpq)
+    ignored.extend(lines)
+    return list(changes)
+
+
+@lru_cache(maxsize=1024)
+def _cached_tempos(tempos: tuple[tuple[int, int], ...], tpq: int) -> tuple[tuple[tuple[float, float], ...], tuple[str, ...]]:
+    """:func:`_read_tempos` as (changes, lines ignored)."""
+    lines: list[str] = []
+    return tuple(_read_tempos(tempos, tpq, lines)), tuple(lines)
+
+
+def _read_tempos(tempos: Sequence[tuple[int, int]], tpq: int, ignored: list[str]) -> list[tuple[float, float]]:
     low, high = TEMPO_RANGE
     changes = [(0, 60.0 / (120.0 * tpq))]  # (tick, seconds per tick): pretty_midi's arithmetic
     for tick, mspq in tempos:
@@ -568,9 +627,7 @@ def midi_tracks(chunks: list[_Chunk], tpq: int, path: str) -> list[Track]:
     numbered = [(number, chunk.settled, part) for number, chunk in enumerate(chunks) for part in chunk.raw]
     if not numbered:
         return []
-    start, duration, pitch, velocity = (
-        np.concatenate(column, dtype=np.int64)
-        for column in zip(*((part.start, part.duration, part.pitch, part.velocity) for *_, part in numbered)))
+    start, duration, pitch, velocity = _joined_columns(chunks)
     sizes = [len(part.start) for *_, part in numbered]
     if len(duration) and not np.minimum.reduce(duration) > 0:  # a note-on and note-off on one tick is no note
         sounding = duration > 0
@@ -591,20 +648,19 @@ def midi_tracks(chunks: list[_Chunk], tpq: int, path: str) -> list[Track]:
     else:  # one instrument per chunk, or settled ones: their order as read
         order = list(range(len(filled)))
     last_start = int(np.maximum.reduce(start))
-    limit = f"the limit is {MAX_PIECE_BEATS:,} beats"
     if last_start > MAX_PIECE_BEATS * tpq:  # before any arithmetic in proportion to the ticks
-        raise InputFileError(path, f"too long (a note starts at beat {_beat_text(last_start / tpq)}; {limit})")
+        raise InputFileError(path, f"too long (a note starts at beat {_beat_text(last_start / tpq)}; "
+                                   f"the limit is {MAX_PIECE_BEATS:,} beats)")
     # Rows: onset and length in steps, pitch, velocity. A note-off beyond the longest note
     # moves in (so no product of ticks overflows).
     steps = np.empty((4, len(start)), dtype=np.int64)
     steps[0] = start
-    np.add(start, (MAX_NOTE_BEATS + 1) * tpq, out=steps[1])
-    np.minimum(steps[1], start + duration, out=steps[1])
+    np.minimum(duration, (MAX_NOTE_BEATS + 1) * tpq, out=steps[1])
+    steps[1] += start
     steps[:2] = ticks_to_steps(steps[:2], tpq)
     on, lengths = steps[0], steps[1]
     lengths -= on
-    np.maximum(lengths, 1, out=lengths)
-    np.minimum(lengths, MAX_NOTE_BEATS * STEPS_PER_BEAT, out=lengths)
+    np.clip(lengths, 1, MAX_NOTE_BEATS * STEPS_PER_BEAT, out=lengths)
     steps[2], steps[3] = pitch, velocity
     # Sorted by instrument, then as Notes sort (start, duration, pitch, velocity), as one integer
     # key: ranks < 2**10, onsets <= MAX_PIECE_BEATS steps < 2**18, lengths < 2**12, pitch and
@@ -616,22 +672,26 @@ def midi_tracks(chunks: list[_Chunk], tpq: int, path: str) -> list[Track]:
     notes_key |= lengths << 14
     notes_key |= pitch << 7
     notes_key |= velocity
-    rows = ((np.repeat(np.array(rank, dtype=np.int64), counts) << 44) | notes_key).argsort()
+    ranked = np.repeat(np.array(rank, dtype=np.int64) << 44, counts)
+    ranked |= notes_key
+    # Most files' notes come in that order already (equal keys are equal rows: any order of them will do).
+    rows = None if not np.less(ranked[1:], ranked[:-1]).any() else ranked.argsort()
     kept = [counts[k] for k in order]
     bounds = list(itertools.accumulate(kept, initial=0))
     stops = on + lengths
     if int(np.maximum.reduce(stops)) > MAX_PIECE_BEATS * STEPS_PER_BEAT:  # named by the first instrument that runs too long
-        ends = np.maximum.reduceat(stops[rows], bounds[:-1])
+        ends = np.maximum.reduceat(stops if rows is None else stops[rows], bounds[:-1])
         beat = int(ends[(ends > MAX_PIECE_BEATS * STEPS_PER_BEAT).argmax()]) / STEPS_PER_BEAT
-        raise InputFileError(path, f"too long (notes run to beat {_beat_text(beat)}; {limit})")
-    table = steps[:, rows].T.astype(float)  # column by column in memory: the columns are what is read
+        raise InputFileError(path, f"too long (notes run to beat {_beat_text(beat)}; the limit is {MAX_PIECE_BEATS:,} beats)")
+    # Column by column in memory: the columns are what is read.
+    table = (steps if rows is None else steps[:, rows]).T.astype(float)
     table[:, :2] /= STEPS_PER_BEAT
     tracks = []
     for index, k in enumerate(order):
         part = numbered[filled[k]][2]
         name = part.name.strip() or ("Drums" if part.is_drum else pretty_midi.program_to_instrument_name(part.program))
         tracks.append(Track(index, name, part.program, part.is_drum, table=table[bounds[index]:bounds[index + 1]]))
-    return joint_tracks(tracks, table, notes_key[rows])
+    return joint_tracks(tracks, table, notes_key if rows is None else notes_key[rows])
 
 
 def read_midi(path: str | Path, melody_track: int | str | None = None, data: bytes | None = None) -> Score:
