@@ -248,11 +248,12 @@ def table_notes(table: np.ndarray) -> tuple[Note, ...]:
 
 def skyline_table(table: np.ndarray) -> np.ndarray:
     """:func:`skyline` on rows of (start, duration, pitch, velocity), in the notes' order."""
-    sounding = table[:, 1] > 0
-    if not sounding.all():
-        table = table[sounding]
     if not len(table):
         return table
+    if not np.minimum.reduce(table[:, 1]) > 0:  # (a NaN too)
+        table = table[table[:, 1] > 0]
+        if not len(table):
+            return table
     # By onset, highest pitch first; the sort is stable, so the first of equal notes leads.
     order = np.lexsort((-table[:, 2], table[:, 0]))
     onsets = table[order, 0]
@@ -277,7 +278,7 @@ def skyline_table(table: np.ndarray) -> np.ndarray:
     lengths = np.rint((cut - starts) * STEPS_PER_BEAT) / STEPS_PER_BEAT
     kept = table.copy()
     kept[:, 1] = lengths
-    return kept if (lengths > 0).all() else kept[lengths > 0]
+    return kept if np.minimum.reduce(lengths) > 0 else kept[lengths > 0]
 
 
 def _kept_after_drops(starts: list[float], ends: list[float], durations: list[float], pitches: list[float],
