@@ -59,7 +59,7 @@ def sort_table(table: np.ndarray) -> np.ndarray:
     """Rows of (start, duration, pitch, velocity) in the order ``sorted`` gives the Notes."""
     if len(table) < 2:
         return table
-    return table[np.lexsort((table[:, 3], table[:, 2], table[:, 1], table[:, 0]))]
+    return table.take(np.lexsort((table[:, 3], table[:, 2], table[:, 1], table[:, 0])), axis=0)
 
 
 def chord_timeline(notes: Sequence[Note], segments: Sequence[tuple[float, float]],
@@ -102,7 +102,8 @@ def table_timeline(ordered: np.ndarray, seg_start: np.ndarray, seg_stop: np.ndar
     cells %= 12
     cells += seg_idx * 12
     comping = np.bincount(cells, weights=overlap, minlength=n_segments * 12).reshape(n_segments, 12)
-    lowest = np.full(n_segments, 1000.0)
+    lowest = np.empty(n_segments)
+    lowest.fill(1000.0)
     np.minimum.at(lowest, seg_idx, pitches)
     bass_pc = lowest.astype(np.int64)
     bass_pc %= 12

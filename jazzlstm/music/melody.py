@@ -251,16 +251,16 @@ def skyline_table(table: np.ndarray) -> np.ndarray:
     if not len(table):
         return table
     if not np.minimum.reduce(table[:, 1]) > 0:  # (a NaN too)
-        table = table[table[:, 1] > 0]
+        table = table.compress(table[:, 1] > 0, axis=0)
         if not len(table):
             return table
     # By onset, highest pitch first; the sort is stable, so the first of equal notes leads.
     order = np.lexsort((-table[:, 2], table[:, 0]))
-    onsets = table[order, 0]
+    onsets = table[:, 0][order]
     leads = np.empty(len(order), dtype=bool)
     leads[0] = True
     np.not_equal(onsets[1:], onsets[:-1], out=leads[1:])
-    table = table[order[leads]]
+    table = table.take(order[leads], axis=0)  # rows by take(): several times cheaper than table[...]
     starts, durations, pitches = table[:, 0], table[:, 1], table[:, 2]
     ends = starts + durations
     # An inner voice: starts under the last kept note, lower, and covered for over half its length.
@@ -269,8 +269,8 @@ def skyline_table(table: np.ndarray) -> np.ndarray:
     if inner.any():
         # Tested against the note before, this holds up to the first drop; from there the
         # last kept note may be another one, so that stretch is walked note by note.
-        table = table[_kept_after_drops(starts.tolist(), ends.tolist(), durations.tolist(), pitches.tolist(),
-                                        int(inner.argmax()) + 1)]
+        table = table.take(_kept_after_drops(starts.tolist(), ends.tolist(), durations.tolist(), pitches.tolist(),
+                                             int(inner.argmax()) + 1), axis=0)
         starts, ends = table[:, 0], table[:, 0] + table[:, 1]
     # Each note is cut at the next onset, and its length snapped to the grid.
     cut = ends.copy()
@@ -278,7 +278,7 @@ def skyline_table(table: np.ndarray) -> np.ndarray:
     lengths = np.rint((cut - starts) * STEPS_PER_BEAT) / STEPS_PER_BEAT
     kept = table.copy()
     kept[:, 1] = lengths
-    return kept if np.minimum.reduce(lengths) > 0 else kept[lengths > 0]
+    return kept if np.minimum.reduce(lengths) > 0 else kept.compress(lengths > 0, axis=0)
 
 
 def _kept_after_drops(starts: list[float], ends: list[float], durations: list[float], pitches: list[float],

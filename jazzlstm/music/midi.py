@@ -660,7 +660,8 @@ def midi_tracks(chunks: list[_Chunk], tpq: int, path: str) -> list[Track]:
     steps[:2] = ticks_to_steps(steps[:2], tpq)
     on, lengths = steps[0], steps[1]
     lengths -= on
-    np.clip(lengths, 1, MAX_NOTE_BEATS * STEPS_PER_BEAT, out=lengths)
+    np.maximum(lengths, 1, out=lengths)
+    np.minimum(lengths, MAX_NOTE_BEATS * STEPS_PER_BEAT, out=lengths)
     steps[2], steps[3] = pitch, velocity
     # Sorted by instrument, then as Notes sort (start, duration, pitch, velocity), as one integer
     # key: ranks < 2**10, onsets <= MAX_PIECE_BEATS steps < 2**18, lengths < 2**12, pitch and
@@ -672,7 +673,7 @@ def midi_tracks(chunks: list[_Chunk], tpq: int, path: str) -> list[Track]:
     notes_key |= lengths << 14
     notes_key |= pitch << 7
     notes_key |= velocity
-    ranked = np.repeat(np.array(rank, dtype=np.int64) << 44, counts)
+    ranked = (np.array(rank, dtype=np.int64) << 44).repeat(counts)
     ranked |= notes_key
     # Most files' notes come in that order already (equal keys are equal rows: any order of them will do).
     rows = None if not np.less(ranked[1:], ranked[:-1]).any() else ranked.argsort()
@@ -684,7 +685,7 @@ def midi_tracks(chunks: list[_Chunk], tpq: int, path: str) -> list[Track]:
         beat = int(ends[(ends > MAX_PIECE_BEATS * STEPS_PER_BEAT).argmax()]) / STEPS_PER_BEAT
         raise InputFileError(path, f"too long (notes run to beat {_beat_text(beat)}; the limit is {MAX_PIECE_BEATS:,} beats)")
     # Column by column in memory: the columns are what is read.
-    table = (steps if rows is None else steps[:, rows]).T.astype(float)
+    table = (steps if rows is None else steps.take(rows, axis=1)).T.astype(float)
     table[:, :2] /= STEPS_PER_BEAT
     tracks = []
     for index, k in enumerate(order):
