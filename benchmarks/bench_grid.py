@@ -531,7 +531,7 @@ def measure_point(point: Point, steps: int, contenders: list[str], workers: dict
             continue
         median = statistics.median(seconds[kind])
         results[contender] = {
-            "process": kind, "epoch_s": [round(s, 3) for s in seconds[kind]],
+            "process": kind, "epoch_s": [round(s, 6) for s in seconds[kind]],
             "warmup_s": round(build_s[kind], 2),
             "tokens_per_s": round(tokens / median), "gflops": round(flops / median / 1e9, 3)}
     one = policy_one_thread(point)

@@ -286,3 +286,24 @@ def test_auto_unrolls_long_windows_only_for_large_layers():
     assert small._choose(MAX_UNROLL + 1) == "fused"
     assert large._choose(MAX_UNROLL + 1) == large._choose(MAX_UNROLL_LARGE) == "unrolled"
     assert large._choose(MAX_UNROLL_LARGE + 1) == large._choose(None) == "fused"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("implementation", ["auto", "fused"])
+def test_xla_compiled_training_takes_the_same_steps(implementation):
+    """--xla: XLA compiles neither SegmentSum nor BlockLSTM, so the layer switches to ops it can
+    compile; the steps taken are the plain graph's."""
+    from jazzlstm.model import compile_model
+
+    plain, compiled = make_jazz(seed=8), make_jazz(seed=9)
+    for target, source in zip(compiled.weights, plain.weights):
+        target.assign(source)
+    models = [compile_model(build_training_model(j.LSTM_cell, j.densor, implementation=implementation),
+                            learning_rate=0.01, clipnorm=1.0, steps_per_execution=1, jit_compile=jit)
+              for j, jit in ((plain, False), (compiled, True))]
+    ids = random_ids(batch=8, length=TX + 1, seed=4)
+    for _ in range(2):
+        losses = [float(np.asarray(m.train_on_batch(ids[:, :-1], ids[:, 1:])).ravel()[0]) for m in models]
+        assert losses[1] == pytest.approx(losses[0], abs=1e-5)
+    for a, b in zip(plain.weights, compiled.weights):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5)

@@ -34,6 +34,9 @@ def compile_model(model: keras.Model, learning_rate: float = TrainConfig.lr, cli
     if any(layer.dtype_policy.name == "mixed_float16" for layer in model.layers):
         # float16 gradients underflow without loss scaling (bfloat16 has float32's range).
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    for layer in model.layers:
+        if hasattr(layer, "for_xla"):  # SequenceLSTM: only ops XLA can compile
+            layer.for_xla = bool(jit_compile)
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, weighted_metrics=weighted,
                   steps_per_execution=steps_per_execution, jit_compile=jit_compile)
     return model

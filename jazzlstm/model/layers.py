@@ -95,6 +95,8 @@ class SequenceLSTM(keras.layers.Layer):
         self.implementation = implementation
         self.stateful = bool(stateful)
         self.state_h = self.state_c = None
+        # Set by compile_model(jit_compile=True): XLA has no kernel for SegmentSum or BlockLSTM.
+        self.for_xla = False
 
     @property
     def cell(self) -> keras.layers.LSTMCell:
@@ -126,7 +128,11 @@ class SequenceLSTM(keras.layers.Layer):
             zeros = ops.zeros((ops.shape(ids)[0], self.cell.units), self.compute_dtype)
             initial_state = (zeros, zeros)
         h0, c0 = initial_state
-        outputs, h, c = IMPLEMENTATIONS[self._choose(ids.shape[1])](self.cell, ids, h0, c0)
+        choice = self._choose(ids.shape[1])
+        if choice == "unrolled":
+            outputs, h, c = unrolled_lstm(self.cell, ids, h0, c0, for_xla=self.for_xla)
+        else:
+            outputs, h, c = IMPLEMENTATIONS[choice](self.cell, ids, h0, c0)
         if self.stateful:
             self.state_h.assign(h)
             self.state_c.assign(c)
@@ -142,7 +148,9 @@ class SequenceLSTM(keras.layers.Layer):
             choice = "unrolled" if length is not None and length <= longest else "fused"
         if choice == "unrolled" and length is None:
             choice = "fused"  # unrolling needs a static length (symbolic tracing has none)
-        if choice == "fused" and keras.backend.backend() != "tensorflow":
+        if choice == "fused" and self.for_xla and length is not None:
+            choice = "unrolled"  # XLA compiles neither BlockLSTM nor a scan of unknown length
+        if choice == "fused" and (keras.backend.backend() != "tensorflow" or self.for_xla):
             choice = "loop"  # BlockLSTM is TensorFlow's own kernel
         return choice
 
@@ -160,7 +168,7 @@ class SequenceLSTM(keras.layers.Layer):
         return cls(lstm, **config)
 
 
-def take_rows(table, ids):
+def take_rows(table, ids, for_xla: bool = False):
     """``table[ids]`` (one-hot inputs times a kernel), with a dense gradient for ``table``.
 
     TensorFlow's gather returns its gradient as ``IndexedSlices``, one row per id, repeats
@@ -172,7 +180,8 @@ def take_rows(table, ids):
     the ids alone, so it runs in the forward pass, off the backward pass's critical path.
     TensorFlow's CPU scatter kernels (``scatter_nd``, ``unsorted_segment_sum``) add row by
     row and are several times slower (docs/performance.md). On other backends a gather's
-    gradient is dense already.
+    gradient is dense already. ``for_xla``: XLA compiles no ``SegmentSum``, so the gradient is
+    one ``unsorted_segment_sum`` there (XLA's own scatter).
     """
     if keras.backend.backend() != "tensorflow":
         return ops.take(table, ids, axis=0)
@@ -185,6 +194,9 @@ def take_rows(table, ids):
     @tf.custom_gradient
     def take(values):
         def gradient(upstream):
+            if for_xla:
+                rows = tf.reshape(upstream, [-1, values.shape[-1]])
+                return tf.math.unsorted_segment_sum(rows, flat_ids, tf.shape(values)[0])
             rows = tf.gather(tf.reshape(upstream, [-1, values.shape[-1]]), order)
             sums = tf.math.segment_sum(rows, sorted_ids)  # one row per id up to the largest
             return tf.pad(sums, [[0, tf.shape(values)[0] - tf.shape(sums)[0]], [0, 0]])
@@ -223,20 +235,20 @@ def step_inputs(cell: keras.layers.LSTMCell, ids, dtype):
     return time_major(ids)
 
 
-def input_projection(cell: keras.layers.LSTMCell, ids):
+def input_projection(cell: keras.layers.LSTMCell, ids, for_xla: bool = False):
     """``x @ kernel + bias`` for every step at once, time major (T, batch, 4 units): a row
     gather for ids, one matrix product over all T x batch rows for dense inputs."""
     if len(ids.shape) == 2:
-        return take_rows(cell.kernel, ops.transpose(ids)) + cell.bias
+        return take_rows(cell.kernel, ops.transpose(ids), for_xla) + cell.bias
     return ops.matmul(time_major(ids), cell.kernel) + cell.bias
 
 
-def unrolled_lstm(cell: keras.layers.LSTMCell, ids, h, c):
+def unrolled_lstm(cell: keras.layers.LSTMCell, ids, h, c, for_xla: bool = False):
     """Every step's input projection at once, then the T cell steps unrolled in the graph.
 
     On TensorFlow the backward pass is written out (:func:`_recurrence_with_batched_gradient`)
     so that only what must be sequential runs step by step."""
-    inputs = input_projection(cell, ids)  # (T, batch, 4 units)
+    inputs = input_projection(cell, ids, for_xla)  # (T, batch, 4 units)
     if keras.backend.backend() == "tensorflow":
         hs, h, c = _recurrence_with_batched_gradient(inputs, cell.recurrent_kernel, h, c)
         return ops.transpose(hs, [1, 0, 2]), h, c
