@@ -563,10 +563,9 @@ def run_info(args: argparse.Namespace) -> int:
 
 def _stack(model: ModelConfig) -> str:
     """"64 LSTM units", or "3 stacked LSTM layers of 512 units, dropout 0.5"."""
-    if model.layers == 1:
-        return f"{model.n_a} LSTM units" + (f", dropout {model.dropout:g}" if model.dropout else "")
-    return f"{model.layers} stacked LSTM layers of {model.n_a} units" + (
-        f", dropout {model.dropout:g}" if model.dropout else "")
+    stack = (f"{model.n_a} LSTM units" if model.layers == 1
+             else f"{model.layers} stacked LSTM layers of {model.n_a} units")
+    return stack + (f", dropout {model.dropout:g}" if model.dropout else "")
 
 
 def evaluation_summary(report: dict) -> str:

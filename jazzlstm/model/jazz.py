@@ -33,9 +33,6 @@ def make_step_fn(LSTM_cell: LSTMs, densor: keras.layers.Dense) -> StepFn:
 
     def step(ids, state):
         x = ops.one_hot(ops.cast(ids, "int32"), n_values)
-        if len(cells) == 1:
-            h, (a, c) = cells[0](x, [state[0], state[1]])
-            return ops.matmul(h, densor.kernel) + densor.bias, (a, c)
         a_parts = ops.split(state[0], len(cells), axis=-1)
         c_parts = ops.split(state[1], len(cells), axis=-1)
         new_a, new_c = [], []
@@ -140,15 +137,11 @@ class JazzLSTM:
 
     def djmodel(self, Tx: int | None = None) -> keras.Model:
         """The classic unrolled training graph over ``Tx`` (default: ``self.tx``) steps."""
-        return djmodel(Tx or self.tx, self._cells_argument(), self.densor, self.reshapor, self.dropout)
+        return djmodel(Tx or self.tx, self.LSTM_cells, self.densor, self.reshapor, self.dropout)
 
     def inference_model(self, Ty: int = 100) -> keras.Model:
         """The classic argmax-feedback generator over ``Ty`` steps."""
-        return music_inference_model(self._cells_argument(), self.densor, Ty)
-
-    def _cells_argument(self) -> LSTMs:
-        """What the classic functions take: the one ``LSTM_cell``, or the stack."""
-        return self.LSTM_cell if self.layers == 1 else self.LSTM_cells
+        return music_inference_model(self.LSTM_cells, self.densor, Ty)
 
     def compile(self, learning_rate: float = TrainConfig.lr, clipnorm: float | None = TrainConfig.clipnorm,
                 steps_per_execution: int = STEPS_PER_EXECUTION, bits_name: str = "bits_per_token") -> keras.Model:

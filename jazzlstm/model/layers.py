@@ -231,7 +231,7 @@ def time_major(ids):
 def step_inputs(cell: keras.layers.LSTMCell, ids, dtype):
     """Every step's input, time major: one-hot rows for ids, the dense inputs as they are."""
     if len(ids.shape) == 2:
-        return ops.one_hot(ops.transpose(ids), cell.kernel.shape[0], dtype=dtype)
+        return ops.one_hot(time_major(ids), cell.kernel.shape[0], dtype=dtype)
     return time_major(ids)
 
 
@@ -239,7 +239,7 @@ def input_projection(cell: keras.layers.LSTMCell, ids, for_xla: bool = False):
     """``x @ kernel + bias`` for every step at once, time major (T, batch, 4 units): a row
     gather for ids, one matrix product over all T x batch rows for dense inputs."""
     if len(ids.shape) == 2:
-        return take_rows(cell.kernel, ops.transpose(ids), for_xla) + cell.bias
+        return take_rows(cell.kernel, time_major(ids), for_xla) + cell.bias
     return ops.matmul(time_major(ids), cell.kernel) + cell.bias
 
 

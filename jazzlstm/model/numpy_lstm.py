@@ -81,7 +81,6 @@ class NumpyLSTM:
         """``weights``: one LSTM's parameter dict with the dense layer's, or a stack of them
         (bottom first, the dense layer's in the top one's)."""
         self.stack = [weights] if isinstance(weights, dict) else list(weights)
-        self.weights = self.stack[-1]  # the top layer and the dense layer
         self.tx = int(tx)
 
     @classmethod
@@ -90,7 +89,7 @@ class NumpyLSTM:
 
     @property
     def n_values(self) -> int:
-        return int(self.weights["dense_bias"].shape[0])
+        return int(self.stack[-1]["dense_bias"].shape[0])
 
     @property
     def n_a(self) -> int:
