@@ -245,11 +245,24 @@ def _symusic_chunk(header: bytes, chunk: bytes) -> _Chunk | None:
     except Exception:  # symusic refuses: data bytes above 127, bad pitch bends, broken events
         return None
     content = _Chunk()
-    raw = content.raw
-    for track in score.tracks:  # in (channel, program) order within the chunk
-        arrays = track.notes.numpy()
-        raw.append(_Part(track.name, int(track.program), bool(track.is_drum), arrays["time"],
-                         arrays["duration"], arrays["pitch"], arrays["velocity"]))
+    tracks = score.tracks  # in (channel, program) order within the chunk
+    if tracks:
+        # Every track's notes into one list, made arrays once: numpy() costs as much per call
+        # as the parse of a small track, extend() copies in C++.
+        lists = [track.notes for track in tracks]
+        joined = lists[0].copy() if len(lists) > 1 else lists[0]
+        for notes in lists[1:]:
+            joined.extend(notes)
+        arrays = joined.numpy()
+        columns = tuple(arrays[key].astype(np.int64) for key in ("time", "duration", "pitch", "velocity"))
+        content.columns = columns
+        start, duration, pitch, velocity = columns
+        raw, first = content.raw, 0
+        for track, notes in zip(tracks, lists):
+            stop = first + len(notes)
+            raw.append(_Part(track.name, int(track.program), bool(track.is_drum), start[first:stop],
+                             duration[first:stop], pitch[first:stop], velocity[first:stop]))
+            first = stop
     # A chunk holds few tempo and meter events: read one by one, not as arrays.
     tempos, meters = score.tempos, score.time_signatures
     if tempos:
