@@ -114,6 +114,8 @@ def main() -> None:
     parser.add_argument("--encodings", default=",".join(ENCODINGS), help="comma-separated encodings to compare")
     parser.add_argument("--lr", type=float, default=None, help="learning rate (default: train's)")
     parser.add_argument("--tx", type=int, default=None, help="window length in tokens (default: train's)")
+    parser.add_argument("--dropout", type=float, default=None, help="dropout between layers and before densor (default: train's)")
+    parser.add_argument("--layers", type=int, default=1, help="stacked LSTM layers (the budget covers them all)")
     parser.add_argument("--beam", type=int, default=0, help="also evaluate beam search of this width (0: not)")
     parser.add_argument("--harmony-weight", type=float, default=1.0, help="beam search's harmony weight")
     parser.add_argument("--samples", type=int, default=32, help="pieces generated per encoding")
@@ -150,6 +152,7 @@ def main() -> None:
             f"{counts['train_files']} files train, {n_heldout} held out ({time.perf_counter() - started:.0f} s)")
         results = {"corpus": counts,
                    "settings": {"n_a": args.n_a, "params": args.params, "epochs": args.epochs, "lr": args.lr, "tx": args.tx,
+                                "dropout": args.dropout, "layers": args.layers,
                                 "samples": args.samples, "bars": args.bars, "seed": args.seed}}
         for label in args.encodings.split(","):
             # "note-events/plain": the encoding without its default transposed copies.
@@ -157,14 +160,15 @@ def main() -> None:
             options = {"augment": ()} if variant == "plain" else {}
             corpus = api.load_corpus(root / "train", encoding=encoding, workers=2, **options)
             n_values = len({t for seq in corpus.sequences for t in seq})
-            n_a = units_for_budget(n_values, args.params) if args.params else args.n_a
+            n_a = units_for_budget(n_values, args.params, layers=args.layers) if args.params else args.n_a
             log(f"{label}: training ({args.epochs} epochs, {n_a} units, vocabulary {n_values})")
             name = label.replace("/", "-")
             clock = time.perf_counter()
             with contextlib.redirect_stdout(sys.stderr):  # Keras's epoch lines: stdout is for the JSON
-                run = api.train(None, root / f"run-{name}", corpus=corpus, n_a=n_a,
+                run = api.train(None, root / f"run-{name}", corpus=corpus, n_a=n_a, layers=args.layers,
                                 epochs=args.epochs, seed=args.seed, force=True, verbose=2,
-                                **{k: v for k, v in (("lr", args.lr), ("tx", args.tx)) if v is not None})
+                                **{k: v for k, v in (("lr", args.lr), ("tx", args.tx), ("dropout", args.dropout))
+                                   if v is not None})
             seconds = time.perf_counter() - clock
             log(f"{label}: evaluating against {n_heldout} held-out files")
             report = api.evaluate(run, root / "heldout", root / f"evaluation-{name}", force=True, verbose=True,

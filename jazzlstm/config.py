@@ -93,7 +93,8 @@ class CorpusConfig:
     encoding: str = setting("grammar-events", "token encoding: grammar-events (the jazz grammar factored: type, "
                                               "interval, duration tokens; chord-conditioned), grammar (the classic "
                                               "grammar, one token per note), note-events (pitch, duration), notes "
-                                              "(one token per note)")
+                                              "(one token per note), degree-events (degree over the chord's root, "
+                                              "direction, duration; chords with their root motion)")
     melody_track: int | str | None = setting(None, "use this track (index or name) as the melody instead of "
                                                    "the automatic choice; 'all': every melodic line of a file "
                                                    "becomes a training sequence of its own")

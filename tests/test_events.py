@@ -1,4 +1,4 @@
-"""The factored encodings (grammar events, note events): grid, round trips, vocabulary growth,
+"""The factored encodings (grammar events, note events, degree events): grid, round trips, vocabulary growth,
 and the guide that keeps sampled sequences decodable."""
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from jazzlstm.music.harmony import note_type
 from jazzlstm.music.reading import read_score
 from jazzlstm.music.score import STEPS_PER_BEAT, Chord, Note, Score, TimeSignature, chord_at
 from jazzlstm.tokens.base import phrase_start
+from jazzlstm.tokens.degree_events import DegreeEventTokenizer, direction_token, place
 from jazzlstm.tokens.events import BAR, GRID_STEPS, KIND_DUR, KIND_NOTE, duration_parts, duration_tokens
 from jazzlstm.tokens.grammar_events import GrammarEventTokenizer
 from jazzlstm.tokens.guide import make_guides
@@ -35,7 +36,7 @@ def test_every_length_on_the_grid_is_spelled_with_grid_values_that_sum_to_it():
     assert len(spelled) == len(GRID_STEPS)
 
 
-@pytest.mark.parametrize("name", ["grammar-events", "note-events"])
+@pytest.mark.parametrize("name", ["grammar-events", "note-events", "degree-events"])
 def test_config_round_trips_through_the_registry(name):
     tokenizer = make_tokenizer(name)
     assert tokenizer_from_config(tokenizer.config()) == tokenizer
@@ -49,6 +50,38 @@ def test_note_events_are_lossless_for_every_sample():
         offset = score.melody[0].start - notes[0].start  # leading silence is dropped, the bar position kept
         assert [(n.start + offset, n.duration, n.pitch) for n in notes] == \
                [(n.start, n.duration, n.pitch) for n in score.melody]
+
+
+def test_degree_events_are_lossless_up_to_the_register_of_the_first_note():
+    """Degree and chord fix the pitch class, the direction the octave: the decoded line is the
+    written one moved by whole octaves (the first note's register is not in the tokens)."""
+    tokenizer = DegreeEventTokenizer()
+    for score in scores():
+        tokens = tokenizer.encode(score)
+        shift = phrase_start(score.bar_starts(), score.melody[0].start)
+        chords = [c._replace(start=c.start - shift) for c in score.chords if c.end > shift]
+        chords[0] = chords[0]._replace(start=0.0)
+        notes = tokenizer.decode_melody(tokens, chords, random.Random(0), WIDE)
+        assert [(n.start + shift, n.duration) for n in notes] == [(n.start, n.duration) for n in score.melody]
+        moved = {n.pitch - o.pitch for n, o in zip(notes, score.melody)}
+        assert len(moved) == 1 and moved.pop() % 12 == 0
+
+
+def test_directions_place_each_degree_in_the_octave_they_name():
+    for previous in (55, 60, 66):
+        for move in range(-24, 25):
+            token = direction_token(move)
+            assert place((previous + move) % 12, previous, int(token.split(":")[1])) == previous + move
+    assert direction_token(31) == "Dir:+2"  # wider leaps fold into two octaves
+
+
+def test_degree_event_chords_spell_quality_and_root_motion():
+    melody = tuple(Note(float(i), 1.0, (62, 64, 65)[i % 3]) for i in range(8))
+    chords = (Chord(0.0, 4.0, 2, "m7"), Chord(4.0, 2.0, 7, "7"), Chord(6.0, 2.0, 0, ""))
+    tokens = DegreeEventTokenizer().encode(Score(melody, chords, (TimeSignature(0.0, 4, 4),)))
+    assert [t for t in tokens if t.startswith("Chord:")] == ["Chord:m7@?", "Chord:7@5", "Chord:maj@5"]
+    assert tokens[:4] == ["Bar", "Chord:m7@?", "Deg:0", "Dur:1.000"]  # D over Dm7: the root
+    assert tokens[4:7] == ["Deg:2", "Dir:+1", "Dur:1.000"]  # E: a ninth, one step up
 
 
 def contour(pitches) -> list[int]:
@@ -107,7 +140,7 @@ def test_held_out_pieces_use_far_fewer_unseen_tokens_with_events():
     """Leave each sample out in turn: the share of its tokens unseen in the others."""
     pieces = scores()
     rates = {}
-    for name in ("grammar", "grammar-events", "notes", "note-events"):
+    for name in ("grammar", "grammar-events", "notes", "note-events", "degree-events"):
         tokenizer = make_tokenizer(name, **({"augment": ()} if name == "note-events" else {}))
         encoded = [tokenizer.encode(s) for s in pieces]
         unseen = total = 0
@@ -118,6 +151,7 @@ def test_held_out_pieces_use_far_fewer_unseen_tokens_with_events():
         rates[name] = unseen / total
     assert rates["grammar-events"] < rates["grammar"] / 5
     assert rates["note-events"] < rates["notes"] / 2
+    assert rates["degree-events"] < rates["grammar"] / 5
     assert rates["grammar-events"] < 0.02  # on 16 files; the corpus benchmark measures the goal (< 1%)
 
 
@@ -131,7 +165,7 @@ def vocabulary(tokenizer, pieces) -> list[str]:
 PROGRESSION = [Chord(0.0, 4.0, 2, "m7"), Chord(4.0, 4.0, 7, "7"), Chord(8.0, 8.0, 0, "maj7")]
 
 
-@pytest.mark.parametrize("tokenizer", [GrammarEventTokenizer(), NoteEventTokenizer(augment=())],
+@pytest.mark.parametrize("tokenizer", [GrammarEventTokenizer(), NoteEventTokenizer(augment=()), DegreeEventTokenizer()],
                          ids=lambda t: t.name)
 def test_random_choices_within_the_guide_always_decode_to_the_requested_length(tokenizer):
     tokens = vocabulary(tokenizer, scores())
@@ -147,7 +181,8 @@ def test_random_choices_within_the_guide_always_decode_to_the_requested_length(t
         # Forced tokens: a bar line every 4 beats and every chord change, in order.
         assert chosen.count(BAR) == 4
         chord_tokens = [t for t in chosen if t.startswith("Chord:")]
-        assert chord_tokens == [tokenizer.chord_token(c) for c in PROGRESSION]
+        roots = [None] + [c.root for c in PROGRESSION[:-1]]
+        assert chord_tokens == [tokenizer.chord_token(c, r) for c, r in zip(PROGRESSION, roots)]
         # Every note has its duration (and its interval, grammar events, after the first note).
         kinds = [tokenizer.token_kind(t) for t in chosen]
         for i, kind in enumerate(kinds):

@@ -21,8 +21,8 @@ def two_bar_score() -> Score:
 
 
 def test_the_registry_knows_every_encoding():
-    assert set(TOKENIZERS) == {"grammar", "grammar-events", "notes", "note-events", "chars"}
-    assert music_tokenizer_names() == ("grammar", "grammar-events", "notes", "note-events")
+    assert set(TOKENIZERS) == {"grammar", "grammar-events", "notes", "note-events", "degree-events", "chars"}
+    assert music_tokenizer_names() == ("grammar", "grammar-events", "notes", "note-events", "degree-events")
     for name, cls in TOKENIZERS.items():
         assert cls.name == name and issubclass(cls, Tokenizer)
 

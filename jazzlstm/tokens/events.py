@@ -91,8 +91,9 @@ class EventTokenizer(MusicTokenizer):
         """The tokens before a note's durations (e.g. its pitch, or its type and interval)."""
 
     @abstractmethod
-    def chord_token(self, chord: Chord) -> str:
-        """The token announcing ``chord``."""
+    def chord_token(self, chord: Chord, previous_root: int | None = None) -> str:
+        """The token announcing ``chord``; ``previous_root``: the root of the chord announced
+        before it (None at the start), for encodings that spell the root's motion."""
 
     @abstractmethod
     def head_kind(self, token: str) -> str | None:
@@ -147,7 +148,8 @@ class EventTokenizer(MusicTokenizer):
             state["chord_index"] = i
             chord = chords[i]
             if self.chords and (chord.root, chord.quality) != state["chord"]:
-                tokens.append(self.chord_token(chord))
+                previous_root = state["chord"][0] if state["chord"] else None
+                tokens.append(self.chord_token(chord, previous_root))
                 state["chord"] = (chord.root, chord.quality)
             return chord
 

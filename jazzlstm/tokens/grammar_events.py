@@ -51,7 +51,7 @@ class GrammarEventTokenizer(EventTokenizer):
             head.append(interval_token(note.pitch - previous.pitch))
         return head
 
-    def chord_token(self, chord: Chord) -> str:
+    def chord_token(self, chord: Chord, previous_root: int | None = None) -> str:
         return CHORD + (chord.quality or "maj")
 
     def needs_interval(self, has_previous: bool) -> bool:

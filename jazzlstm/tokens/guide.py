@@ -164,8 +164,10 @@ class Guide:
             chord = progression_chord(self.chords, self.beats)
             key = (chord.root, chord.quality)
             if key != self.chord:
+                previous_root = self.chord[0] if self.chord else None
                 self.chord = key
-                token_id = tables.chord_ids.get(self.tokenizer.chord_token(chord))  # type: ignore[attr-defined]
+                token_id = tables.chord_ids.get(  # type: ignore[attr-defined]
+                    self.tokenizer.chord_token(chord, previous_root))
                 if token_id is not None:  # a chord never seen in training is not announced
                     self._due.append(token_id)
 

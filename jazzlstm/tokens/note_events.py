@@ -43,7 +43,7 @@ class NoteEventTokenizer(Transposing, EventTokenizer):
     def note_head(self, note: Note, chord: Chord | None, previous: Note | None) -> list[str]:
         return [f"{PITCH}{note.pitch}"]
 
-    def chord_token(self, chord: Chord) -> str:
+    def chord_token(self, chord: Chord, previous_root: int | None = None) -> str:
         return CHORD + chord_label(chord.root, chord.quality)
 
     def head_kind(self, token: str) -> str | None:

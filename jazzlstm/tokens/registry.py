@@ -7,13 +7,15 @@ from typing import Any, Mapping
 from jazzlstm.errors import JazzLSTMError
 from jazzlstm.tokens.base import MusicTokenizer, Tokenizer
 from jazzlstm.tokens.chars import CharTokenizer
+from jazzlstm.tokens.degree_events import DegreeEventTokenizer
 from jazzlstm.tokens.grammar import GrammarTokenizer
 from jazzlstm.tokens.grammar_events import GrammarEventTokenizer
 from jazzlstm.tokens.note_events import NoteEventTokenizer
 from jazzlstm.tokens.notes import NoteTokenizer
 
 TOKENIZERS: dict[str, type[Tokenizer]] = {cls.name: cls for cls in (GrammarTokenizer, GrammarEventTokenizer, NoteTokenizer,
-                                                                  NoteEventTokenizer, CharTokenizer)}
+                                                                  NoteEventTokenizer, DegreeEventTokenizer,
+                                                                  CharTokenizer)}
 
 
 def music_tokenizer_names() -> tuple[str, ...]:
