@@ -68,6 +68,7 @@ PARAMS = {
     "emission_scale": 1.5,
     "key_weight": 0.25,
     "metric_weights": dict(chord_model.METRIC_WEIGHTS),
+    "learned_weight": 1.0,
 }
 SEGMENTS = "beat"           # how finely melodies are cut (chord_model.SEGMENT_LENGTHS)
 CADENCE_WEIGHT = 8.0        # each cadence below counts as this many pieces
@@ -79,6 +80,8 @@ EMISSION_LEARNED_SHARE = 0.3  # emissions: this share learned from the melodies,
 EMISSION_BY_METRIC = False    # learn one emission table per metric class (bar line, half bar, beat, off)
 EMISSION_BACKOFF = 2.0        # per-class tables: pseudo-count mass (in beats) of the pooled table
 EMISSION_WEIGHTS = {"chord symbols": 1.0, "roman numerals": 1.0}  # emission counts per beat, by source
+LEARNED_L2 = 1.0            # the learned emission's L2 penalty (per segment: see train_emission_model)
+LEARNED_ITERATIONS = 150    # its L-BFGS iterations at most
 
 # Standard progressions, one bar per "|", two chords in a bar share it. (name, key, text).
 CADENCES: tuple[tuple[str, str, str], ...] = (
@@ -288,6 +291,125 @@ def roman_numeral_pieces() -> list[Piece]:
     return pieces
 
 
+def _part_notes(part) -> list[Note]:
+    notes = []
+    for element in part.stripTies().flatten().notes:
+        length = quantize(float(element.quarterLength))
+        if length <= 0:
+            continue
+        for p in element.pitches:
+            notes.append(Note(quantize(float(element.offset)), length, int(p.midi)))
+    return sorted(notes)
+
+
+def read_chorale(path: str) -> dict | None:
+    """A four-part chorale of music21's corpus as raw material: soprano (the melody), the
+    three lower voices' notes, time signatures and the pickup shift; None if it is not in
+    four parts."""
+    from music21 import converter
+
+    parsed = converter.parse(path)
+    parts = list(parsed.parts)
+    if len(parts) != 4:
+        return None
+    melody, sigs = _top_part_melody(parsed)
+    lower = [n for part in parts[1:] for n in _part_notes(part)]
+    if not melody or not lower:
+        return None
+    return {"melody": [list(n) for n in melody], "lower": [list(n) for n in sorted(lower)],
+            "sigs": [[s.start, s.numerator, s.denominator] for s in sigs], "shift": _pickup_shift(parsed)}
+
+
+def chorale_paths() -> list[str]:
+    """Every chorale score of music21's corpus (Bach: .mxl, .xml, .krn), sorted."""
+    from music21 import corpus
+
+    return sorted(str(p) for p in corpus.getComposer("bach") if str(p).rsplit(".", 1)[-1] in ("mxl", "xml", "krn"))
+
+
+def raw_chorales(cache: str | Path | None = None) -> dict[str, dict]:
+    """{name: read_chorale(...)} for every chorale in four parts (cached: parsing 430 scores
+    takes music21 several minutes)."""
+    import music21
+
+    stamp = f"music21 {music21.__version__}, chorales v{PIECES_VERSION}"
+    if cache is not None and Path(cache).is_file():
+        data = json.loads(Path(cache).read_text(encoding="utf-8"))
+        if data.get("stamp") == stamp:
+            return data["chorales"]
+    root = _corpus_root()
+    out = {}
+    for path in chorale_paths():
+        raw = read_chorale(path)
+        if raw is not None:
+            out[str(Path(path).relative_to(root))] = raw
+    if cache is not None:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        Path(cache).write_text(json.dumps({"stamp": stamp, "chorales": out}), encoding="utf-8")
+    return out
+
+
+def lower_voice_labels(lower: Sequence[Note], segments: Sequence[tuple[float, float, str]]
+                       ) -> list[tuple[int, str] | None]:
+    """Per segment, the chord the lower voices sound: their pitch classes weighted by length
+    inside the segment, the lowest note sounding at the segment's start as the bass, named by
+    jazzlstm's recognizer among the model's qualities (None where they rest)."""
+    from jazzlstm.music.harmony import recognize_chord_codes
+
+    weights = np.zeros((len(segments), 12))
+    bass = np.full(len(segments), -1, dtype=np.int64)
+    low = np.full(len(segments), 1000)
+    stops = np.array([stop for _, stop, _ in segments])
+    for n in lower:
+        for i in range(int(np.searchsorted(stops, n.start + 1e-9, side="right")), len(segments)):
+            start, stop, _ = segments[i]
+            if start >= n.end - 1e-9:
+                break
+            weights[i, n.pitch % 12] += min(n.end, stop) - max(n.start, start)
+            if n.start <= start + 1e-9 and n.pitch < low[i]:
+                low[i], bass[i] = n.pitch, n.pitch % 12
+    codes, labels = recognize_chord_codes(weights, bass, MODEL_QUALITIES)
+    return [None if c < 0 else labels[c] for c in codes.tolist()]
+
+
+def melody_signature(melody: Sequence[Note], count: int = 16) -> tuple:
+    """The first notes' intervals and lengths: the same tune in any key has the same one."""
+    head = list(melody[:count + 1])
+    return tuple((b.pitch - a.pitch, a.duration) for a, b in zip(head, head[1:]))
+
+
+def chorale_pieces(raw: dict[str, dict], exclude: Sequence[Piece] = ()) -> list[Piece]:
+    """Labelled pieces from the four-part chorales (:func:`raw_chorales`): melody = soprano,
+    one chord per beat = what the three lower voices sound (:func:`lower_voice_labels`).
+    Chorales that are (by name) or share the tune of (by :func:`melody_signature`) a piece
+    of ``exclude`` are left out, so the Roman-numeral Bach chorales stay an independent test."""
+    names = {p.name.split("/")[-1].split(".mxl")[0] for p in exclude}
+    tunes = {melody_signature(p.melody) for p in exclude}
+    pieces = []
+    for name, raw in sorted(raw.items()):
+        stem = Path(name).name.rsplit(".", 1)[0]
+        melody = [Note(float(a), float(b), int(c), int(v)) for a, b, c, v in raw["melody"]]
+        if stem in names or melody_signature(melody) in tunes:
+            continue
+        lower = [Note(float(a), float(b), int(c), int(v)) for a, b, c, v in raw["lower"]]
+        sigs = [TimeSignature(float(a), int(b), int(c)) for a, b, c in raw["sigs"]]
+        shift = float(raw["shift"])
+        end = max(n.end for n in melody + lower)
+        bars = bar_starts(sigs or [TimeSignature(0.0)], end)
+        segments = chord_model.melody_segments(bars, end, "beat")
+        chords = []
+        for (start, stop, _), label in zip(segments, lower_voice_labels(lower, segments)):
+            if label is None:
+                continue
+            if chords and chords[-1].end >= start - 1e-9 and (chords[-1].root, chords[-1].quality) == label:
+                chords[-1] = Chord(chords[-1].start, quantize(stop - chords[-1].start), *label)
+            else:
+                chords.append(Chord(start, quantize(stop - start), *label))
+        if chords:
+            pieces.append(_shifted(melody, chords, sigs, shift, name, "bach chorales"))
+    return pieces
+
+
 def _madrigal_order(path: Path) -> tuple[int, ...]:
     return tuple(int(x) for x in path.name.split(".")[1:3])
 
@@ -318,6 +440,10 @@ def default_cache() -> Path:
 
     base = os.environ.get("JAZZLSTM_CACHE_DIR") or Path.home() / ".cache" / "jazzlstm"
     return Path(base) / "chord_bench_pieces.json"
+
+
+def default_chorale_cache() -> Path:
+    return default_cache().with_name("chord_bench_chorales.json")
 
 
 def _piece_to_dict(piece: Piece) -> dict:
@@ -464,6 +590,88 @@ def theory_emission(weights: dict[str, float] | None = None) -> np.ndarray:
         row = np.array([weights[role] for role in pc_roles(q)])
         rows.append(row / row.sum())
     return np.array(rows)
+
+
+# --- the learned emission: a multinomial logistic model over chord_model.segment_features ------
+
+
+def piece_examples(piece: Piece) -> tuple[np.ndarray, np.ndarray]:
+    """(features (n, 12, F), state index per beat segment, -1 where no chord is written)."""
+    segments = chord_model.melody_segments(piece.bar_lines, piece.end, "beat")
+    weights = chord_model.segment_class_weights(piece.melody, segments, piece.bar_lines)
+    features = chord_model.segment_features(weights, segments, piece.bar_lines, chord_model.melody_key(piece.melody))
+    nq = len(MODEL_QUALITIES)
+    states = np.array([-1 if label is None else label[0] * nq + MODEL_QUALITIES.index(label[1])
+                       for label in segment_labels(piece.chords, segments)], dtype=np.int64)
+    return features, states
+
+
+def lbfgs(function, x: np.ndarray, iterations: int, memory: int = 10, tolerance: float = 1e-7) -> np.ndarray:
+    """Minimize ``function`` (x -> (value, gradient)) by L-BFGS with a backtracking line
+    search (numpy only; deterministic)."""
+    value, grad = function(x)
+    history: list[tuple[np.ndarray, np.ndarray, float]] = []
+    for _ in range(iterations):
+        direction = -grad
+        alphas = []
+        for s, y, rho in reversed(history):
+            a = rho * (s @ direction)
+            alphas.append(a)
+            direction = direction - a * y
+        if history:
+            s, y, _ = history[-1]
+            direction = direction * (s @ y) / (y @ y)
+        for (s, y, rho), a in zip(history, reversed(alphas)):
+            direction = direction + s * (a - rho * (y @ direction))
+        if grad @ direction >= 0:
+            direction, history = -grad, []
+        step = 1.0 if history else 1.0 / max(1.0, float(np.abs(grad).max()))
+        while True:
+            new_x = x + step * direction
+            new_value, new_grad = function(new_x)
+            if new_value <= value + 1e-4 * step * (grad @ direction) or step < 1e-10:
+                break
+            step *= 0.5
+        s, y = new_x - x, new_grad - grad
+        if s @ y > 1e-12:
+            history = (history + [(s, y, 1.0 / (s @ y))])[-memory:]
+        done = value - new_value < tolerance * max(1.0, abs(value))
+        x, value, grad = new_x, new_value, new_grad
+        if done:
+            break
+    return x
+
+
+def train_emission_model(examples: Sequence[tuple[np.ndarray, np.ndarray]], l2: float | None = None,
+                         iterations: int | None = None) -> np.ndarray:
+    """(qualities, features) weights of P(root, quality | segment features) = softmax over the
+    84 states of weights[quality] . features[root], fitted by L-BFGS to every labelled beat
+    segment of ``examples`` (mean log loss + ``l2`` x squared weights / segments)."""
+    l2 = LEARNED_L2 if l2 is None else l2
+    iterations = LEARNED_ITERATIONS if iterations is None else iterations
+    features = np.concatenate([f for f, _ in examples]) if examples else np.zeros((0, 12, chord_model.FEATURE_SIZE))
+    states = np.concatenate([s for _, s in examples]) if examples else np.zeros(0, dtype=np.int64)
+    keep = states >= 0
+    features, states = features[keep], states[keep]
+    n, nq, size = len(states), len(MODEL_QUALITIES), chord_model.FEATURE_SIZE
+    if not n:
+        return np.zeros((nq, size))
+    flat = features.reshape(n * 12, size)
+    target = np.zeros((n, 12 * nq))
+    target[np.arange(n), states] = 1.0
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        weights = theta.reshape(nq, size)
+        scores = (flat @ weights.T).reshape(n, 12 * nq)
+        top = scores.max(axis=1, keepdims=True)
+        probs = np.exp(scores - top)
+        total = probs.sum(axis=1, keepdims=True)
+        probs /= total
+        log_like = (scores[np.arange(n), states] - top[:, 0] - np.log(total[:, 0])).sum()
+        grad = (probs - target).reshape(n * 12, nq).T @ flat
+        return (-log_like + l2 * (weights ** 2).sum()) / n, ((grad + 2 * l2 * weights) / n).ravel()
+
+    return lbfgs(loss, np.zeros(nq * size), iterations).reshape(nq, size)
 
 
 def priors_from_counts(counts: Counts, segments: str | bool = SEGMENTS) -> dict:

@@ -149,6 +149,59 @@ def segment_weights(melody: Sequence[Note], segments: Sequence[tuple[float, floa
     return np.einsum("ncp,c->np", segment_class_weights(melody, segments, bar_lines), scale)
 
 
+_ROTATE = (np.arange(12)[:, None] + np.arange(12)[None, :]) % 12  # [root, interval] -> pitch class
+
+FEATURE_BLOCKS = (("struck", 48), ("present", 12), ("previous", 12), ("next", 12), ("bar", 12),
+                  ("key", 24), ("boundary", 3), ("silent", 1))
+"""The learned emission's features of a segment for a candidate root, block by block: the
+segment's pitch-class lengths relative to the root by metric class (4 x 12), which pitch
+classes sound in it at all, the pitch-class lengths of the segment before and after, the
+shares of its whole bar, the root relative to the melody's key (12 major + 12 minor), the
+segment's boundary kind and whether the melody rests in it (those last two are the same for
+every root, so they only move the quality)."""
+FEATURE_SIZE = sum(size for _, size in FEATURE_BLOCKS)
+
+
+def segment_features(class_weights: np.ndarray, segments: Sequence[tuple[float, float, str]],
+                     bar_lines: Sequence[float], key: tuple[int, str]) -> np.ndarray:
+    """(n segments, 12 roots, :data:`FEATURE_SIZE`) features of the learned emission (see
+    :data:`FEATURE_BLOCKS`), from :func:`segment_class_weights`."""
+    n = len(class_weights)
+    out = np.zeros((n, 12, FEATURE_SIZE))
+    if not n:
+        return out
+    pooled = class_weights.sum(axis=1)
+    before = np.vstack([np.zeros((1, 12)), pooled[:-1]])
+    after = np.vstack([pooled[1:], np.zeros((1, 12))])
+    bars = np.asarray(bar_lines, dtype=float)
+    starts = np.array([s for s, _, _ in segments])
+    bar_of = np.clip(np.searchsorted(bars, starts + 1e-9, side="right") - 1, 0, None)
+    per_bar = np.zeros((bar_of.max() + 1, 12))
+    np.add.at(per_bar, bar_of, pooled)
+    per_bar /= np.maximum(per_bar.sum(axis=1, keepdims=True), 1e-9)
+    # x[..., _ROTATE] is (..., root, interval); the root axis moves to position 1.
+    blocks = [np.moveaxis(class_weights[..., _ROTATE], -2, 1).reshape(n, 12, 48)]
+    for x in ((pooled > 1e-9).astype(float), before, after, per_bar[bar_of]):
+        blocks.append(x[:, _ROTATE])
+    at = 96
+    out[:, :, :at] = np.concatenate(blocks, axis=2)
+    tonic, mode = key
+    out[:, np.arange(12), at + (np.arange(12) - tonic) % 12 + (12 if mode == "minor" else 0)] = 1.0
+    at += 24
+    out[np.arange(n), :, at + np.array([BOUNDARIES.index(k) for _, _, k in segments])] = 1.0
+    out[:, :, at + 3] = (pooled.sum(axis=1) <= 1e-9)[:, None]
+    return out
+
+
+def feature_log_posterior(features: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(n, 12 x qualities) log P(root, quality | features) of the multinomial logistic model
+    with ``weights`` (qualities, features), states ordered root-major like ChordHMM.states."""
+    n = len(features)
+    scores = (features.reshape(n * 12, -1) @ np.asarray(weights).T).reshape(n, -1)
+    top = scores.max(axis=1, keepdims=True)
+    return scores - top - np.log(np.exp(scores - top).sum(axis=1, keepdims=True))
+
+
 def _pitch_class_lengths(melody: Sequence[Note]) -> dict[int, float]:
     weights: dict[int, float] = {}
     for n in melody:
@@ -202,6 +255,11 @@ class ChordHMM:
         self.metric = dict(params.get("metric_weights", METRIC_WEIGHTS))
         self.non_chord = {c: float(v) for c, v in params.get("non_chord_tones", {}).items()}
         self.decoding = str(params.get("decoding", "viterbi"))
+        learned = priors.get("emission_model")
+        # The learned emission (a logistic model over segment_features), added to the table's
+        # log evidence with weight ``learned_weight``; absent or 0: the table alone.
+        self.learned_weight = float(params.get("learned_weight", 0.0)) if learned else 0.0
+        self.learned = np.asarray(learned["weights"], dtype=float) if learned else None
         nq = len(self.qualities)
         self.states = tuple((root, q) for root in range(12) for q in self.qualities)
         roots = np.repeat(np.arange(12), nq)
@@ -227,6 +285,15 @@ class ChordHMM:
         self._roots, self._quals = roots, quals
         self._metric_scale = np.array([self.metric[c] for c in METRIC_CLASSES])
         self._non_chord = np.array([self.non_chord.get(c, 0.0) for c in METRIC_CLASSES])
+
+    def learned_emission(self, class_weights: np.ndarray, segments: Sequence[tuple[float, float, str]],
+                         bar_lines: Sequence[float], key: tuple[int, str]) -> np.ndarray | None:
+        """(n, states) ``learned_weight`` x log P(state | segment_features), or None when the
+        priors carry no learned emission."""
+        if self.learned is None or not self.learned_weight or not len(class_weights):
+            return None
+        features = segment_features(class_weights, segments, bar_lines, key)
+        return self.learned_weight * feature_log_posterior(features, self.learned)
 
     def key_prior(self, key: tuple[int, str]) -> np.ndarray:
         """log P(state | key), one value per state."""
@@ -258,9 +325,11 @@ class ChordHMM:
             transitions[kind] = scores - (top + np.log(np.exp(scores - top).sum(axis=1, keepdims=True)))
         return transitions
 
-    def _setup(self, weights, key, keys):
+    def _setup(self, weights, key, keys, extra=None):
         n = len(weights)
         emit = self.log_emissions(weights)
+        if extra is not None:
+            emit = emit + extra
         base = self.key_weight * self.key_prior(key)
         if keys is None or self.local_key_weight == 0:
             keys = [key] * n
@@ -274,13 +343,15 @@ class ChordHMM:
         return emit, keys, priors, tables
 
     def decode(self, weights: np.ndarray, kinds: Sequence[str], key: tuple[int, str],
-               keys: Sequence[tuple[int, str]] | None = None) -> list[tuple[int, str]]:
+               keys: Sequence[tuple[int, str]] | None = None, extra: np.ndarray | None = None
+               ) -> list[tuple[int, str]]:
         """Most likely states for (n, 12) or (n, 4, 12) weights and boundary kinds, with the
         whole melody's key and optionally a local key per segment: the Viterbi path, or
-        (``decoding`` 'posterior') each segment's most probable root, then quality."""
+        (``decoding`` 'posterior') each segment's most probable root, then quality. ``extra``
+        (n, states) is added to the log emissions (the learned emission, :meth:`learned_emission`)."""
         if len(weights) == 0:
             return []
-        emit, keys, priors, tables = self._setup(weights, key, keys)
+        emit, keys, priors, tables = self._setup(weights, key, keys, extra)
         if self.decoding == "posterior":
             path = self._posterior(emit, kinds, keys, priors, tables)[0]
         else:
@@ -373,5 +444,7 @@ def infer_labels(melody: Sequence[Note], bar_lines: Sequence[float], end: float,
     if model.local_key_weight:
         centers = np.array([(s + e) / 2 for s, e, _ in segments])
         keys = local_keys(weights.sum(axis=1), centers, model.key_window)
-    labels = model.decode(weights, [kind for _, _, kind in segments], melody_key(melody), keys)
+    key = melody_key(melody)
+    extra = model.learned_emission(weights, segments, bar_lines, key)
+    labels = model.decode(weights, [kind for _, _, kind in segments], key, keys, extra)
     return segments, labels
