@@ -93,3 +93,38 @@ def test_fit_trains_each_epoch_on_its_own_permutation_once():
     by_epoch = [epoch_batches(expected, e) for e in range(3)]
     assert trained_batches(0, 3) == by_epoch[0] + by_epoch[1] + by_epoch[2]
     assert trained_batches(2, 3) == by_epoch[2], "a resumed fit starts at its own epoch's permutation"
+
+
+def test_target_weights_are_looked_up_from_each_batch_targets():
+    rows = np.arange(40, dtype=np.int32).reshape(8, 5) % 6
+    table = np.array([1, 0, 1, 1, 0, 1], np.float32)  # ids 1 and 4 are given context
+    batches = list(make_dataset(rows, 3, shuffle=True, seed=1, target_weights=table).dataset)
+    assert len(batches) == 3
+    for x, y, w in batches:
+        assert (w.numpy() == table[y.numpy()]).all()
+    with pytest.raises(ValueError, match="not both"):
+        make_dataset(rows, 3, False, 0, weights=np.ones((8, 4), np.float32), target_weights=table)
+
+
+def test_event_encodings_train_only_on_the_tokens_they_predict():
+    """Bar and chord targets weigh 0 (generation writes them from the progression), and bits
+    per note count predicted tokens only: the progress bar's figure is evaluate's."""
+    from jazzlstm.config import TrainConfig
+    from jazzlstm.data.corpus import load_corpus
+    from jazzlstm.training.fit import prepare_windows
+    from samples import sample_files
+
+    for encoding, has_given in (("grammar-events", True), ("grammar", False)):
+        corpus = load_corpus(sample_files()[:4], encoding=encoding, cache=False, workers=1, progress=False)
+        vocab, tokenizer = corpus.vocabulary(), corpus.settings.tokenizer
+        given = np.array([tokenizer.is_given(t) for t in vocab.tokens])
+        notes = [tokenizer.count_notes(s) for s in corpus.sequences]
+        train, _ = prepare_windows([vocab.encode(s) for s in corpus.sequences], 30, TrainConfig(val_split=0),
+                                   "music", None, notes, given)
+        predicted = sum(not tokenizer.is_given(t) for s in corpus.sequences for t in s)
+        assert train.tokens_per_note == pytest.approx(predicted / sum(notes))
+        if has_given:
+            assert (train.target_weights == ~given).all() and not train.target_weights[vocab.encode(["Bar"])[0]]
+            assert predicted < sum(map(len, corpus.sequences))
+        else:
+            assert train.target_weights is None

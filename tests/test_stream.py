@@ -18,11 +18,16 @@ def test_window_count_is_what_corpus_windows_cuts():
         assert window_count(length, tx, stride) == len(corpus_windows([seq], tx, stride))
 
 
-def _rows(dataset) -> list[tuple[int, ...]]:
+def _rows(dataset, target_weights=None) -> list[tuple[int, ...]]:
+    """The windows of ``dataset``, checking each batch's weights: those of its targets' ids."""
     rows = []
-    for x, y in dataset:
+    for x, y, *weights in dataset:
         x, y = np.asarray(x), np.asarray(y)
         assert (x[:, 1:] == y[:, :-1]).all()
+        if target_weights is None:
+            assert not weights
+        else:
+            assert (np.asarray(weights[0]) == target_weights[y]).all()
         rows += [tuple(r) for r in np.concatenate([x, y[:, -1:]], axis=1)]
     return rows
 
@@ -54,24 +59,46 @@ def test_streamed_windows_equal_in_memory_windows(folder, seed, tx, stride):
     vocab = corpus.vocabulary()
     groups = [i for i, p in enumerate(corpus.pieces) for _ in p.sequences]
     config = TrainConfig(seed=seed, stride=stride, val_split=0.2)
-    train, val = prepare_windows([vocab.encode(s) for s in corpus.sequences], tx, config, "music", groups)
+    given = np.array([corpus.settings.tokenizer.is_given(t) for t in vocab.tokens])
+    train, val = prepare_windows([vocab.encode(s) for s in corpus.sequences], tx, config, "music", groups,
+                                 [corpus.settings.tokenizer.count_notes(s) for s in corpus.sequences], given)
     manifest = read_manifest(data)
     held = held_out_ranks(manifest, config)
     assert len(held) == round(0.2 * len(corpus.pieces))
-    s_train, s_val = (StreamWindows(data, manifest, held, side, tx, stride, 50) for side in (False, True))
+    s_train, s_val = (StreamWindows(data, manifest, held, side, tx, stride, 50, given) for side in (False, True))
     assert (len(s_train), len(s_val)) == (len(train), len(val))
-    ordered = _rows(s_train.dataset(7, False, seed).dataset)
+    # Bar and chord targets weigh 0 in both, and bits per note count the same predicted tokens.
+    assert given.any() and (s_train.predicted == train.target_weights.astype(bool)).all()
+    assert (s_train.tokens_per_note, s_val.tokens_per_note) == pytest.approx((train.tokens_per_note,
+                                                                              val.tokens_per_note))
+    ordered = _rows(s_train.dataset(7, False, seed).dataset, train.target_weights)
     assert ordered == [tuple(r) for r in train.rows]                  # shuffle off: the same order
-    assert _rows(s_val.dataset(7, False, 0).dataset) == [tuple(r) for r in val.rows]
+    assert _rows(s_val.dataset(7, False, 0).dataset, train.target_weights) == [tuple(r) for r in val.rows]
     shuffled = s_train.dataset(7, True, seed)
-    epoch0 = _rows(shuffled.dataset)
+    epoch0 = _rows(shuffled.dataset, train.target_weights)
     assert sorted(epoch0) == sorted(ordered) and epoch0 != ordered   # the same windows, mixed
     again = s_train.dataset(7, True, seed, first_epoch=0)
-    assert _rows(again.dataset) == epoch0                             # reproducible from (seed, epoch)
+    assert _rows(again.dataset, train.target_weights) == epoch0  # reproducible from (seed, epoch)
     shuffled.epoch.assign(1)
-    epoch1 = _rows(shuffled.dataset)
+    epoch1 = _rows(shuffled.dataset, train.target_weights)
     assert sorted(epoch1) == sorted(ordered) and epoch1 != epoch0
-    assert _rows(s_train.dataset(7, True, seed, first_epoch=1).dataset) == epoch1  # a resume at epoch 1
+    resumed = s_train.dataset(7, True, seed, first_epoch=1).dataset  # a resume at epoch 1
+    assert _rows(resumed, train.target_weights) == epoch1
+
+
+def test_a_folder_prepared_before_predicted_counts_trains_every_target():
+    """Manifest rows of six fields (no count of predicted tokens): no weights, all tokens per note."""
+    from jazzlstm.training.stream import StreamWindows
+
+    shards = [{"file": "records/part-00000-of-00001.tfrecord"}]
+    rows = [[0, "a.mid", "x", [40, 20], 20, 0, 48], [1, "b.mid", "y", [50], 25, 0, 40]]
+    given = np.array([True, False, False])
+    new = StreamWindows("data", {"counts": {"files": 2}, "shards": shards, "pieces": rows}, set(), False, 10, 2, 64,
+                        given)
+    assert (new.predicted == ~given).all() and new.tokens_per_note == pytest.approx(88 / 45)
+    old = StreamWindows("data", {"counts": {"files": 2}, "shards": shards, "pieces": [r[:6] for r in rows]},
+                        set(), False, 10, 2, 64, given)
+    assert old.predicted is None and old.tokens_per_note == pytest.approx(110 / 45)
 
 
 @pytest.mark.slow

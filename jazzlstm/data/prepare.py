@@ -83,7 +83,8 @@ def sha256_of(path: str) -> str | None:
 def encode_file(rank: int, path: str, settings: EncodingSettings, cache_dir: str | None,
                 reader: BoundedReader | None = None) -> dict:
     """One file read and encoded by :func:`jazzlstm.data.corpus.process_file`, as a plain dict:
-    ``rank``, ``path``, ``sha256``, and ``skip`` or ``sequences`` (tokens), ``notes``, ``chords``."""
+    ``rank``, ``path``, ``sha256``, and ``skip`` or ``sequences`` (tokens), ``notes``, ``predicted``
+    (tokens that are not given context), ``chords``."""
     if reader is not None:  # in a reader process, under the time and memory limits
         record = reader.read(path)
     else:
@@ -96,8 +97,10 @@ def encode_file(rank: int, path: str, settings: EncodingSettings, cache_dir: str
         return {**out, "skip": record["skip"]}
     sequences = record["sequences"]
     score = record["score_obj"]
+    tokenizer = settings.tokenizer
     return {**out, "sequences": sequences,
-            "notes": sum(settings.tokenizer.count_notes(seq) for seq in sequences),
+            "notes": sum(tokenizer.count_notes(seq) for seq in sequences),
+            "predicted": sum(not tokenizer.is_given(t) for seq in sequences for t in seq),
             "chords": [[c.start, c.duration, c.root, c.quality] for c in score.chords]}
 
 
@@ -180,7 +183,7 @@ def build_pipeline(pipeline, files: Sequence[str], staging: str, settings: Encod
         lengths = [len(seq) for seq in record["sequences"]]
         data = rec.encode_example(ids, lengths, record["rank"], record["notes"], record["path"], record["chords"])
         entry = {"rank": record["rank"], "path": record["path"], "sha256": record["sha256"], "lengths": lengths,
-                 "notes": record["notes"], "chords": record["chords"]}
+                 "notes": record["notes"], "predicted": record["predicted"], "chords": record["chords"]}
         return rec.shard_of(record["rank"], n_files, n_shards), (record["rank"], data, entry)
 
     def write_shard(item):
@@ -216,7 +219,7 @@ def build_pipeline(pipeline, files: Sequence[str], staging: str, settings: Encod
             "tokens": sum(sum(p["lengths"]) for p in pieces), "notes": sum(p["notes"] for p in pieces),
             "vocabulary": len(vocab_tokens), "shards": len(shards)},
             "shards": shard_rows,
-            "pieces": [[p["rank"], p["path"], p["sha256"], p["lengths"], p["notes"], s["shard"]]
+            "pieces": [[p["rank"], p["path"], p["sha256"], p["lengths"], p["notes"], s["shard"], p["predicted"]]
                        for s in shards for p in s["pieces"]]}
         write_json(rec.MANIFEST_FILE, manifest)
 

@@ -36,7 +36,8 @@ class Windows:
 
     rows: np.ndarray
     weights: np.ndarray | None = None
-    tokens_per_note: float | None = None  # music: tokens over melody notes of these pieces
+    tokens_per_note: float | None = None  # music: predicted tokens over melody notes of these pieces
+    target_weights: np.ndarray | None = None  # music: per vocabulary id, its weight as a target
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -47,19 +48,24 @@ class Windows:
         from jazzlstm.training.pipeline import make_dataset
 
         return make_dataset(self.rows, batch_size, shuffle, seed, self.weights, drop_remainder, strategy,
-                            first_epoch)
+                            first_epoch, self.target_weights)
 
 
 def prepare_windows(sequences: Sequence[Sequence[int]], tx: int, train_config: TrainConfig,
                     layout: str = "music", groups: Sequence[int] | None = None,
-                    notes: Sequence[int] | None = None) -> tuple[Windows, Windows]:
+                    notes: Sequence[int] | None = None, given: np.ndarray | None = None
+                    ) -> tuple[Windows, Windows]:
     """(train, validation) windows. Music and lines are split by file or sample; a stream by
     position (its last ``val_split`` share validates).
 
     ``groups``: the file each sequence comes from (phrases, melodic lines and transpositions
     of one file stay on one side of the split); default: one file per sequence. ``notes``:
-    melody notes per sequence, for bits per note (see :class:`BitsPerNote`)."""
-    from jazzlstm.data.windows import corpus_windows, sample_windows, split_stream, stream_windows
+    melody notes per sequence, for bits per note (see :class:`BitsPerNote`). ``given``: per
+    vocabulary id, whether the token is given context (bar lines and chords, which generation
+    writes from the progression): targets that are given weigh 0 in the loss, so the model
+    learns only what it will be asked to predict, and bits per note are those of
+    ``jazzlstm evaluate``."""
+    from jazzlstm.data.windows import sample_windows, split_stream, stream_windows
 
     if layout == "stream":
         ids = [i for seq in sequences for i in seq]
@@ -80,10 +86,7 @@ def prepare_windows(sequences: Sequence[Sequence[int]], tx: int, train_config: T
         val = Windows(*sample_windows([sequences[i] for i in val_idx], tx))
     else:
         stride = train_config.stride or 1
-        train = Windows(corpus_windows([sequences[i] for i in train_idx], tx, stride),
-                        tokens_per_note=_tokens_per_note(sequences, notes, train_idx))
-        val = Windows(corpus_windows([sequences[i] for i in val_idx], tx, stride),
-                      tokens_per_note=_tokens_per_note(sequences, notes, val_idx))
+        train, val = (_music_windows(sequences, indices, tx, stride, notes, given) for indices in (train_idx, val_idx))
     if len(train) == 0:
         raise JazzLSTMError(f"not enough tokens to train: need at least {tx + 1} per file")
     return train, val
@@ -126,10 +129,20 @@ def validation_baselines(jazz, vocab: Vocabulary, tokenizer: MusicTokenizer, seq
             "baselines": baseline_rates([sequences[i] for i in train_idx], scored, masks, notes)}
 
 
-def _tokens_per_note(sequences: Sequence[Sequence[int]], notes: Sequence[int] | None,
-                     indices: Sequence[int]) -> float | None:
+def _music_windows(sequences: Sequence[Sequence[int]], indices: Sequence[int], tx: int, stride: int,
+                   notes: Sequence[int] | None, given: np.ndarray | None) -> Windows:
+    """Windows of the sequences at ``indices``, weighted 0 at given targets (if any), with the
+    predicted tokens per melody note of those sequences."""
+    from jazzlstm.data.windows import corpus_windows
+
+    rows = corpus_windows([sequences[i] for i in indices], tx, stride)
+    target_weights = None
+    predicted = sum(len(sequences[i]) for i in indices)
+    if given is not None and given.any():
+        target_weights = (~given).astype(np.float32)  # looked up per batch: no (windows, tx) array
+        predicted = sum(int((~given[np.asarray(sequences[i], np.int64)]).sum()) for i in indices)
     total_notes = sum(notes[i] for i in indices) if notes is not None else 0
-    return sum(len(sequences[i]) for i in indices) / total_notes if total_notes else None
+    return Windows(rows, None, predicted / total_notes if total_notes else None, target_weights)
 
 
 def fit_model(train: Windows, val: Windows, model_config: ModelConfig, train_config: TrainConfig,
@@ -264,9 +277,10 @@ class ShuffleEpoch(keras.callbacks.Callback):
 
 class BitsPerNote(keras.callbacks.Callback):
     """Adds ``bits_per_note`` and ``val_bits_per_note`` to each epoch's logs (so to the
-    progress bar, ``history.json`` and the plots): bits per token times the tokens per melody
-    note of that split's pieces, rests and other tokens included. Comparable across
-    encodings, where bits per token are not (docs/evaluation.md)."""
+    progress bar, ``history.json`` and the plots): bits per predicted token times the
+    predicted tokens per melody note of that split's pieces (rests included; the given bar and
+    chord tokens of the event encodings are not predicted, as in ``jazzlstm evaluate``).
+    Comparable across encodings, where bits per token are not (docs/evaluation.md)."""
 
     def __init__(self, bits_name: str, train_ratio: float | None, val_ratio: float | None):
         super().__init__()
@@ -348,7 +362,9 @@ def train_run(sequences: Sequence[Sequence[str]], out: str | Path, model_config:
     notes = [tokenizer.count_notes(seq) for seq in sequences] if isinstance(tokenizer, MusicTokenizer) else None
     if train_config.stride is None and isinstance(tokenizer, MusicTokenizer):
         train_config = replace(train_config, stride=tokenizer.window_stride)
-    train, val = prepare_windows(ids, model_config.tx, train_config, data_config.layout, groups, notes)
+    given = (np.array([tokenizer.is_given(token) for token in vocab.tokens]) if isinstance(tokenizer, MusicTokenizer)
+             else None)
+    train, val = prepare_windows(ids, model_config.tx, train_config, data_config.layout, groups, notes, given)
     def baselines(jazz):
         return validation_baselines(jazz, vocab, tokenizer, sequences, train_config, groups)
     data = {"ids": ids, "groups": list(groups) if groups is not None else None}

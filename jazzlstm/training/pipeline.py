@@ -25,8 +25,11 @@ class Batches:
 
 def make_dataset(window_array: np.ndarray, batch_size: int, shuffle: bool, seed: int,
                  weights: np.ndarray | None = None, drop_remainder: bool = False, strategy=None,
-                 first_epoch: int = 0) -> Batches:
+                 first_epoch: int = 0, target_weights: np.ndarray | None = None) -> Batches:
     """Batches of (X (batch, tx), Y (batch, tx)[, weights (batch, tx)]).
+
+    ``weights``: one per window position (padding); ``target_weights``: one per vocabulary id,
+    each batch's weights looked up from its targets (given tokens weigh 0).
 
     With ``shuffle``, epoch e visits the windows in a stateless permutation drawn from
     (``seed``, e): the order does not depend on the device, on how many replicas share the
@@ -42,6 +45,8 @@ def make_dataset(window_array: np.ndarray, batch_size: int, shuffle: bool, seed:
     """
     import tensorflow as tf
 
+    if weights is not None and target_weights is not None:
+        raise ValueError("give weights per position or per target id, not both")
     n = len(window_array)
     distributed = is_distributed(strategy)
     drop = drop_remainder or distributed
@@ -56,8 +61,11 @@ def make_dataset(window_array: np.ndarray, batch_size: int, shuffle: bool, seed:
             order = tf.random.experimental.index_shuffle(order, key, n - 1)
         return order
 
+    lookup = None if target_weights is None else tf.constant(target_weights)
+
     def gather(rows):
-        return tuple(tf.gather(column, rows) for column in columns)
+        batch = tuple(tf.gather(column, rows) for column in columns)
+        return batch if lookup is None else batch + (tf.gather(lookup, batch[1]),)
 
     if not distributed:
         epoch = tf.Variable(first_epoch, dtype=tf.int64, trainable=False) if shuffle else None

@@ -66,27 +66,33 @@ class StreamWindows:
     """
 
     def __init__(self, data_dir: str | Path, manifest: dict, held_out: set[int], validation: bool, tx: int,
-                 stride: int, shuffle_buffer: int):
+                 stride: int, shuffle_buffer: int, given: np.ndarray | None = None):
         self.data_dir = Path(data_dir)
         self.tx, self.stride, self.shuffle_buffer = tx, stride, shuffle_buffer
         self.validation = validation
         n_files = manifest["counts"]["files"]
         keep = np.zeros(n_files, np.bool_)
         per_shard = [0] * len(manifest["shards"])
-        tokens = notes = 0
+        tokens = notes = predicted = 0
         shard_index = {int(s["file"].rsplit("part-", 1)[1].split("-")[0]): i for i, s in enumerate(manifest["shards"])}
-        for rank, _path, _sha, lengths, piece_notes, shard in manifest["pieces"]:
+        # A piece's 7th field, the tokens that are not given context, is written since given
+        # targets weigh 0 in the loss (see fit.prepare_windows); without it (an older data
+        # folder) every target weighs 1, as it did when the folder was prepared.
+        counted = all(len(row) > 6 for row in manifest["pieces"])
+        for rank, _path, _sha, lengths, piece_notes, shard, *rest in manifest["pieces"]:
             if (rank in held_out) != validation:
                 continue
             keep[rank] = True
             per_shard[shard_index[shard]] += sum(window_count(n, tx, stride) for n in lengths)
             tokens += sum(lengths)
             notes += piece_notes
+            predicted += rest[0] if counted else sum(lengths)
         self.keep = keep
         self.files = [str(self.data_dir / s["file"]) for s in manifest["shards"]]
         self.shard_windows = per_shard
         self.n_windows = sum(per_shard)
-        self.tokens_per_note = tokens / notes if notes else None
+        self.predicted = ~given if counted and given is not None and given.any() else None
+        self.tokens_per_note = (predicted if self.predicted is not None else tokens) / notes if notes else None
 
     def __len__(self) -> int:
         return self.n_windows
@@ -144,7 +150,11 @@ class StreamWindows:
                 return tf.gather(block, rows)
 
             windows = windows.batch(self.shuffle_buffer).enumerate().map(permuted).unbatch()
-        return windows.batch(per_batch, drop_remainder=drop).map(lambda rows: (rows[:, :-1], rows[:, 1:]))
+        batches = windows.batch(per_batch, drop_remainder=drop)
+        if self.predicted is None:
+            return batches.map(lambda rows: (rows[:, :-1], rows[:, 1:]))
+        weights = tf.constant(self.predicted.astype(np.float32))
+        return batches.map(lambda rows: (rows[:, :-1], rows[:, 1:], tf.gather(weights, rows[:, 1:])))
 
     def dataset(self, batch_size: int, shuffle: bool, seed: int, drop_remainder: bool = False, strategy=None,
                 first_epoch: int = 0) -> Batches:
@@ -241,8 +251,9 @@ def train_stream(data_dir: str | Path, out: str | Path, model_config: ModelConfi
         train_config = replace(train_config, stride=tokenizer.window_stride)
     held_out = held_out_ranks(manifest, train_config)
     tx = model_config.tx
-    train = StreamWindows(data_dir, manifest, held_out, False, tx, train_config.stride, train_config.shuffle_buffer)
-    val = StreamWindows(data_dir, manifest, held_out, True, tx, train_config.stride, train_config.shuffle_buffer)
+    given = np.array([tokenizer.is_given(token) for token in vocab.tokens])
+    train, val = (StreamWindows(data_dir, manifest, held_out, validation, tx, train_config.stride,
+                                train_config.shuffle_buffer, given) for validation in (False, True))
     if len(train) == 0:
         raise JazzLSTMError(f"not enough tokens to train: need at least {tx + 1} per file")
     if verbose:
