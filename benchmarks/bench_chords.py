@@ -41,7 +41,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: see build_chord_priors.py
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -159,10 +162,11 @@ def fold_emission_models(pieces: Sequence[builder.Piece], folds: int) -> tuple[l
     return fold, weights
 
 
-def with_learned(priors: dict, weights: np.ndarray | None, learned_weight: float | None = None) -> chord_model.ChordHMM:
+def with_learned(priors: dict, weights: np.ndarray | None, learned_weight: float | None = None,
+                 **params) -> chord_model.ChordHMM:
     """The HMM of ``priors`` with a learned emission (``weights``; None: the table alone)."""
     priors = dict(priors)
-    priors["params"] = {**priors["params"],
+    priors["params"] = {**priors["params"], **params,
                         "learned_weight": builder.PARAMS["learned_weight"] if learned_weight is None else learned_weight}
     if weights is not None:
         priors["emission_model"] = {"weights": np.asarray(weights).tolist()}

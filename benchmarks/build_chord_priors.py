@@ -37,7 +37,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+
+# One BLAS thread: the learned emission's training multiplies thin matrices, which a
+# multi-threaded OpenBLAS runs ten times slower on a busy 2-core machine (measured).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -668,7 +673,7 @@ def train_emission_model(examples: Sequence[tuple[np.ndarray, np.ndarray]], l2: 
         total = probs.sum(axis=1, keepdims=True)
         probs /= total
         log_like = (scores[np.arange(n), states] - top[:, 0] - np.log(total[:, 0])).sum()
-        grad = (probs - target).reshape(n * 12, nq).T @ flat
+        grad = np.einsum("nq,nd->qd", (probs - target).reshape(n * 12, nq), flat)  # no threaded BLAS: see top
         return (-log_like + l2 * (weights ** 2).sum()) / n, ((grad + 2 * l2 * weights) / n).ravel()
 
     return lbfgs(loss, np.zeros(nq * size), iterations).reshape(nq, size)
@@ -726,8 +731,20 @@ def _renorm(rows: np.ndarray) -> list[list[float]]:
     return [[float(f"{x:.6g}") for x in row] for row in rows]
 
 
-def build(pieces: Sequence[Piece], segments: str | bool = SEGMENTS, skip_cadences: Iterable[str] = ()) -> dict:
-    return priors_from_counts(count_all(pieces, segments, skip_cadences), segments)
+def build(pieces: Sequence[Piece], segments: str | bool = SEGMENTS, skip_cadences: Iterable[str] = (),
+          learners: Sequence[Piece] | None = None) -> dict:
+    """The priors of ``pieces`` (and the code cadences but ``skip_cadences``); with
+    ``learners``, also the learned emission trained on their beats."""
+    priors = priors_from_counts(count_all(pieces, segments, skip_cadences), segments)
+    if learners is not None:
+        priors["emission_model"] = emission_model_json(train_emission_model([piece_examples(p) for p in learners]))
+    return priors
+
+
+def emission_model_json(weights: np.ndarray) -> dict:
+    return {"features": [f"{name} x{size}" for name, size in chord_model.FEATURE_BLOCKS],
+            "weights": [[float(f"{x:.6g}") for x in row] for row in np.asarray(weights)],
+            "l2": LEARNED_L2}
 
 
 def bar_progression(chords: Sequence[Chord], bar_lines: Sequence[float]) -> list[tuple[int, ...]]:
@@ -776,8 +793,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-cache", action="store_true", help="parse the corpus even if a cache of the pieces exists")
     args = parser.parse_args(argv)
     pieces = labelled_pieces(None if args.no_cache else default_cache())
-    priors = build(pieces, args.segments)
+    chorales = chorale_pieces(raw_chorales(None if args.no_cache else default_chorale_cache()),
+                              exclude=[p for p in pieces if p.group == "roman numerals"])
+    priors = build(pieces, args.segments, learners=list(pieces) + chorales)
     priors["pieces"] = [p.name for p in pieces]
+    priors["emission_model"]["pieces"] = len(pieces) + len(chorales)
     Path(args.out).write_text(dumps(priors) + "\n", encoding="utf-8")
     print(json.dumps({"out": args.out, "pieces": len(pieces), "sources": priors["sources"]}, indent=1))
 

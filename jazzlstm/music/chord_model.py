@@ -260,6 +260,12 @@ class ChordHMM:
         # log evidence with weight ``learned_weight``; absent or 0: the table alone.
         self.learned_weight = float(params.get("learned_weight", 0.0)) if learned else 0.0
         self.learned = np.asarray(learned["weights"], dtype=float) if learned else None
+        # 'root': only the root's marginal, log P(root | features), is added (the same to every
+        # quality of a root), so qualities come from the table, the transitions and the key.
+        self.learned_part = str(params.get("learned_part", "state"))
+        mask = params.get("learned_blocks")
+        self._feature_mask = None if mask is None else np.concatenate(
+            [np.full(size, float(name in mask)) for name, size in FEATURE_BLOCKS])
         nq = len(self.qualities)
         self.states = tuple((root, q) for root in range(12) for q in self.qualities)
         roots = np.repeat(np.arange(12), nq)
@@ -293,7 +299,16 @@ class ChordHMM:
         if self.learned is None or not self.learned_weight or not len(class_weights):
             return None
         features = segment_features(class_weights, segments, bar_lines, key)
-        return self.learned_weight * feature_log_posterior(features, self.learned)
+        if self._feature_mask is not None:
+            features = features * self._feature_mask
+        log_post = feature_log_posterior(features, self.learned)
+        if self.learned_part == "root":
+            nq = len(self.qualities)
+            by_root = log_post.reshape(len(log_post), 12, nq)
+            top = by_root.max(axis=2, keepdims=True)
+            log_post = np.repeat(top + np.log(np.exp(by_root - top).sum(axis=2, keepdims=True)), nq, axis=2)
+            log_post = log_post.reshape(len(log_post), -1)
+        return self.learned_weight * log_post
 
     def key_prior(self, key: tuple[int, str]) -> np.ndarray:
         """log P(state | key), one value per state."""
