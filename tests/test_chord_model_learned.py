@@ -199,3 +199,15 @@ def test_the_root_part_adds_the_same_evidence_to_every_quality_and_blocks_can_be
     np.testing.assert_allclose(no_key.learned_emission(class_weights, segments, [0.0], key),
                                direct.learned_emission(class_weights, segments, [0.0], key))
     assert not np.allclose(no_key.learned_emission(class_weights, segments, [0.0], key), full)
+
+
+def test_build_with_learners_packs_a_loadable_model():
+    rng = np.random.default_rng(5)
+    piece = arpeggio_piece("C | F | G7 | C", "a", rng)
+    priors = builder.build([piece], "beat", learners=[piece])
+    weights = np.asarray(priors["emission_model"]["weights"])
+    assert weights.shape == (NQ, chord_model.FEATURE_SIZE) and np.abs(weights).max() > 0
+    assert "emission_model" not in builder.build([piece], "beat")
+    model = chord_model.ChordHMM({**priors, "params": {**priors["params"], "learned_weight": 1.0}})
+    segments, labels = chord_model.infer_labels(piece.melody, piece.bar_lines, piece.end, model)
+    assert len(labels) == len(segments) == 16

@@ -21,6 +21,13 @@ run time):
   log P(pitch class) times the note's length inside the segment times a metric weight (a note
   struck on the bar line or on the half bar counts more than one struck off the beat).
 
+Optionally (``params.learned_weight`` > 0 and an ``emission_model`` in the priors) a
+**learned emission** is added: a multinomial logistic model over :func:`segment_features`
+(the segment's pitch classes relative to each root by metric class, its neighbours', its
+bar's, the root relative to the key), its log posterior of each state or (``learned_part``
+'root') of each root, times ``learned_weight``. Off in the shipped priors: measured, it helps
+classical melodies and hurts jazz ones (benchmarks/bench_chords.py).
+
 Decoding (``params.decoding``): 'posterior' (shipped) runs forward-backward and takes, per
 segment, the root with the most posterior mass (which maximizes the expected number of
 right roots) and, for each run of one root, the quality with the most mass over the run; 'viterbi' takes the single best path.
