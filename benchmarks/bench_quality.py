@@ -7,7 +7,7 @@ written as MIDI with melody, chords and bass by ``jazzlstm.music.midi.write_midi
 lead sheets (melody and chord symbols, written the same way). Whole files
 are held out (``--heldout``, default 10%, the same files for every encoding); the rest trains.
 
-For each encoding (``--encodings``, default all four): ``jazzlstm.train`` on the training files
+For each encoding (``--encodings``, default all five): ``jazzlstm.train`` on the training files
 (``--epochs`` epochs, the defaults otherwise: windows of 30, the encoding's window stride, batch
 32, Adam 0.01, its own 10% of the training files for choosing the best epoch) at one parameter
 budget (``--params``: the LSTM units of each encoding are chosen so that its weights number
@@ -36,7 +36,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ENCODINGS = ("grammar", "grammar-events", "notes", "note-events")
+ENCODINGS = ("grammar", "grammar-events", "notes", "note-events", "degree-events")
 
 
 def log(message: str) -> None:
