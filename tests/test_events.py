@@ -52,16 +52,23 @@ def test_note_events_are_lossless_for_every_sample():
                [(n.start, n.duration, n.pitch) for n in score.melody]
 
 
+def decoded_over_own_chords(tokenizer, score: Score, seed: int = 0):
+    """(tokens, shift, chords, notes): ``score`` encoded, then decoded over its own chords.
+    Tokens start at the bar line before the first note (``shift`` beats into the piece), so
+    the chords are decoded from there."""
+    tokens = tokenizer.encode(score)
+    shift = phrase_start(score.bar_starts(), score.melody[0].start)
+    chords = [c._replace(start=c.start - shift) for c in score.chords if c.end > shift]
+    chords[0] = chords[0]._replace(start=0.0)
+    return tokens, shift, chords, tokenizer.decode_melody(tokens, chords, random.Random(seed), WIDE)
+
+
 def test_degree_events_are_lossless_up_to_the_register_of_the_first_note():
     """Degree and chord fix the pitch class, the direction the octave: the decoded line is the
     written one moved by whole octaves (the first note's register is not in the tokens)."""
     tokenizer = DegreeEventTokenizer()
     for score in scores():
-        tokens = tokenizer.encode(score)
-        shift = phrase_start(score.bar_starts(), score.melody[0].start)
-        chords = [c._replace(start=c.start - shift) for c in score.chords if c.end > shift]
-        chords[0] = chords[0]._replace(start=0.0)
-        notes = tokenizer.decode_melody(tokens, chords, random.Random(0), WIDE)
+        _, shift, _, notes = decoded_over_own_chords(tokenizer, score)
         assert [(n.start + shift, n.duration) for n in notes] == [(n.start, n.duration) for n in score.melody]
         moved = {n.pitch - o.pitch for n, o in zip(notes, score.melody)}
         assert len(moved) == 1 and moved.pop() % 12 == 0
@@ -95,12 +102,7 @@ def test_grammar_events_keep_rhythm_types_and_the_contour():
     tokenizer = GrammarEventTokenizer()
     kept = total = 0
     for score in scores():
-        tokens = tokenizer.encode(score)
-        # Tokens start at the bar line before the first note: decode over the chords from there.
-        shift = phrase_start(score.bar_starts(), score.melody[0].start)
-        chords = [c._replace(start=c.start - shift) for c in score.chords if c.end > shift]
-        chords[0] = chords[0]._replace(start=0.0)
-        notes = tokenizer.decode_melody(tokens, chords, random.Random(1), WIDE)
+        tokens, shift, chords, notes = decoded_over_own_chords(tokenizer, score, seed=1)
         original = score.melody
         assert [(n.start + shift, n.duration) for n in notes] == [(n.start, n.duration) for n in original]
         # Decoded over the piece's own chords, every note has the type its token says.

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from typing import ClassVar, Sequence
 
 from jazzlstm.music.harmony import chord_tones
-from jazzlstm.music.score import Chord, Note
+from jazzlstm.music.score import Chord
 from jazzlstm.tokens.base import into_range
-from jazzlstm.tokens.events import CHORD, KIND_INTERVAL, KIND_NOTE, EventTokenizer
+from jazzlstm.tokens.events import CHORD, KIND_INTERVAL, KIND_NOTE, ChordRelativeEvents, bounded_int
 
 DEGREE = "Deg:"
 DIRECTION = "Dir:"
@@ -65,37 +65,28 @@ def place(pitch_class: int, previous: int, step: int) -> int:
 
 
 @dataclass(frozen=True)
-class DegreeEventTokenizer(EventTokenizer):
+class DegreeEventTokenizer(ChordRelativeEvents):
     """Degree events: ``Deg:``, ``Dir:``, ``Dur:`` per note; ``Rest:``, ``Bar``, ``Chord:<quality>@<motion>``."""
 
     name: ClassVar[str] = "degree-events"
     version: ClassVar[int] = 1
-    tokens_per_note: ClassVar[int] = 3
-    requires_chords: ClassVar[bool] = True
 
-    def note_head(self, note: Note, chord: Chord | None, previous: Note | None) -> list[str]:
-        assert chord is not None  # encode() refuses chordless scores
-        head = [f"{DEGREE}{(note.pitch - chord.root) % 12}"]
-        if previous is not None:
-            head.append(direction_token(note.pitch - previous.pitch))
-        return head
+    def chord_relative_token(self, pitch: int, chord: Chord) -> str:
+        return f"{DEGREE}{(pitch - chord.root) % 12}"
+
+    def move_token(self, semitones: int) -> str:
+        return direction_token(semitones)
 
     def chord_token(self, chord: Chord, previous_root: int | None = None) -> str:
         motion = UNKNOWN_MOTION if previous_root is None else str((chord.root - previous_root) % 12)
         return f"{CHORD}{chord.quality or 'maj'}@{motion}"
-
-    def needs_interval(self, has_previous: bool) -> bool:
-        return has_previous
 
     def head_kind(self, token: str) -> str | None:
         if token.startswith(DEGREE):
             value = token[len(DEGREE):]
             return KIND_NOTE if value.isdigit() and int(value) < 12 else None
         if token.startswith(DIRECTION):
-            try:
-                return KIND_INTERVAL if abs(int(token[len(DIRECTION):])) <= OCTAVES else None
-            except ValueError:
-                return None
+            return KIND_INTERVAL if bounded_int(token, DIRECTION, OCTAVES) is not None else None
         return None
 
     def pitch_of(self, head: Sequence[str], chord: Chord, previous: int | None, rng: random.Random,

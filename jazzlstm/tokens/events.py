@@ -59,6 +59,15 @@ def duration_tokens(prefix: str, beats: float) -> list[str]:
     return [prefix + steps_text(part) for part in duration_parts(beats)]
 
 
+def bounded_int(token: str, prefix: str, limit: int) -> int | None:
+    """The signed integer after ``prefix`` in ``token`` if its size is at most ``limit``, else None."""
+    try:
+        value = int(token[len(prefix):])
+    except ValueError:
+        return None
+    return value if abs(value) <= limit else None
+
+
 def grid_beats(token: str) -> float | None:
     """Beats of a ``Dur:``/``Rest:`` token; None for any other token (or a value off the grid)."""
     for prefix in (DUR, REST):
@@ -117,7 +126,7 @@ class EventTokenizer(MusicTokenizer):
         """A note's pitch from its head tokens over ``chord`` (None: the head is incomplete)."""
 
     def needs_interval(self, has_previous: bool) -> bool:
-        """Whether a note head continues with an interval token (grammar events)."""
+        """Whether a note head continues with an interval token (see :class:`ChordRelativeEvents`)."""
         return False
 
     # -- encoding ---------------------------------------------------------------------------
@@ -219,6 +228,34 @@ class EventTokenizer(MusicTokenizer):
 
     def is_given(self, token: str) -> bool:
         return self.token_kind(token) in (KIND_BAR, KIND_CHORD)
+
+
+@dataclass(frozen=True)
+class ChordRelativeEvents(EventTokenizer):
+    """Event encodings whose note head is a token relative to the chord at the note's onset,
+    then (every note but a sequence's first) a token for its move from the previous note:
+    three tokens a note, and chords required."""
+
+    tokens_per_note: ClassVar[int] = 3
+    requires_chords: ClassVar[bool] = True
+
+    @abstractmethod
+    def chord_relative_token(self, pitch: int, chord: Chord) -> str:
+        """The head's first token: ``pitch`` against ``chord``."""
+
+    @abstractmethod
+    def move_token(self, semitones: int) -> str:
+        """The head's second token: a move of ``semitones`` from the previous note."""
+
+    def note_head(self, note: Note, chord: Chord | None, previous: Note | None) -> list[str]:
+        assert chord is not None  # encode() refuses chordless scores
+        head = [self.chord_relative_token(note.pitch, chord)]
+        if previous is not None:
+            head.append(self.move_token(note.pitch - previous.pitch))
+        return head
+
+    def needs_interval(self, has_previous: bool) -> bool:
+        return has_previous
 
 
 def pitch_chord_tone(pitch: int, chord: Chord) -> bool:

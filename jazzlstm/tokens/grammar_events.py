@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import ClassVar, Sequence
 
 from jazzlstm.music.harmony import NOTE_TYPES, note_type
-from jazzlstm.music.score import Chord, Note
-from jazzlstm.tokens.events import CHORD, KIND_INTERVAL, KIND_NOTE, EventTokenizer
+from jazzlstm.music.score import Chord
+from jazzlstm.tokens.events import CHORD, KIND_INTERVAL, KIND_NOTE, ChordRelativeEvents, bounded_int
 
 TYPE = "Type:"
 INTERVAL = "Int:"
@@ -36,35 +36,26 @@ def interval_token(semitones: int) -> str:
 
 
 @dataclass(frozen=True)
-class GrammarEventTokenizer(EventTokenizer):
+class GrammarEventTokenizer(ChordRelativeEvents):
     """The jazz grammar as events: ``Type:``, ``Int:``, ``Dur:`` per note; ``Rest:``, ``Bar``, ``Chord:``."""
 
     name: ClassVar[str] = "grammar-events"
     version: ClassVar[int] = 1
-    tokens_per_note: ClassVar[int] = 3
-    requires_chords: ClassVar[bool] = True
 
-    def note_head(self, note: Note, chord: Chord | None, previous: Note | None) -> list[str]:
-        assert chord is not None  # encode() refuses chordless scores
-        head = [TYPE + note_type(note.pitch, chord.root, chord.quality)]
-        if previous is not None:
-            head.append(interval_token(note.pitch - previous.pitch))
-        return head
+    def chord_relative_token(self, pitch: int, chord: Chord) -> str:
+        return TYPE + note_type(pitch, chord.root, chord.quality)
+
+    def move_token(self, semitones: int) -> str:
+        return interval_token(semitones)
 
     def chord_token(self, chord: Chord, previous_root: int | None = None) -> str:
         return CHORD + (chord.quality or "maj")
-
-    def needs_interval(self, has_previous: bool) -> bool:
-        return has_previous
 
     def head_kind(self, token: str) -> str | None:
         if token.startswith(TYPE):
             return KIND_NOTE if token[len(TYPE):] in NOTE_TYPES else None
         if token.startswith(INTERVAL):
-            try:
-                return KIND_INTERVAL if abs(int(token[len(INTERVAL):])) <= INTERVAL_LIMIT else None
-            except ValueError:
-                return None
+            return KIND_INTERVAL if bounded_int(token, INTERVAL, INTERVAL_LIMIT) is not None else None
         return None
 
     def pitch_of(self, head: Sequence[str], chord: Chord, previous: int | None, rng: random.Random,
