@@ -136,7 +136,7 @@ def test_train_data_errors_are_one_line(tmp_path, folder):
 
 
 @pytest.mark.slow
-def test_train_data_errors_are_one_line(tmp_path, capsys, folder):
+def test_train_data_cli_errors_are_one_line(tmp_path, capsys, folder):
     from jazzlstm.cli import main
 
     _, data = folder
