@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--encodings", default=",".join(ENCODINGS), help="comma-separated encodings to compare")
     parser.add_argument("--lr", type=float, default=None, help="learning rate (default: train's)")
     parser.add_argument("--tx", type=int, default=None, help="window length in tokens (default: train's)")
+    parser.add_argument("--stride", type=int, default=None, help="tokens between window starts (default: the encoding's)")
     parser.add_argument("--dropout", type=float, default=None, help="dropout between layers and before densor (default: train's)")
     parser.add_argument("--layers", type=int, default=1, help="stacked LSTM layers (the budget covers them all)")
     parser.add_argument("--beam", type=int, default=0, help="also evaluate beam search of this width (0: not)")
@@ -152,7 +153,7 @@ def main() -> None:
             f"{counts['train_files']} files train, {n_heldout} held out ({time.perf_counter() - started:.0f} s)")
         results = {"corpus": counts,
                    "settings": {"n_a": args.n_a, "params": args.params, "epochs": args.epochs, "lr": args.lr, "tx": args.tx,
-                                "dropout": args.dropout, "layers": args.layers,
+                                "dropout": args.dropout, "layers": args.layers, "stride": args.stride,
                                 "samples": args.samples, "bars": args.bars, "seed": args.seed}}
         for label in args.encodings.split(","):
             # "note-events/plain": the encoding without its default transposed copies.
@@ -167,7 +168,8 @@ def main() -> None:
             with contextlib.redirect_stdout(sys.stderr):  # Keras's epoch lines: stdout is for the JSON
                 run = api.train(None, root / f"run-{name}", corpus=corpus, n_a=n_a, layers=args.layers,
                                 epochs=args.epochs, seed=args.seed, force=True, verbose=2,
-                                **{k: v for k, v in (("lr", args.lr), ("tx", args.tx), ("dropout", args.dropout))
+                                **{k: v for k, v in (("lr", args.lr), ("tx", args.tx), ("dropout", args.dropout),
+                                                     ("stride", args.stride))
                                    if v is not None})
             seconds = time.perf_counter() - clock
             log(f"{label}: evaluating against {n_heldout} held-out files")
