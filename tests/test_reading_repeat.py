@@ -24,8 +24,7 @@ def _fields(score) -> tuple:
 @pytest.mark.parametrize("case", ["tempo 0", "meter 0/4", "meter 255/2^0", "meter 4/2^64", "meter 4/2^255"])
 def test_ignored_events_are_reported_on_every_read(case):
     data = mm.HOSTILE_CASES[case]()
-    midi._cached_meters.cache_clear()
-    midi._cached_tempos.cache_clear()
+    midi._cached_read.cache_clear()
     first = read_midi("x.mid", data=data)
     again = read_midi("x.mid", data=data)
     assert first.info.get("ignored")

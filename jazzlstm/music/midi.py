@@ -554,26 +554,29 @@ def _meter_text(numerator: int, exponent: int) -> str:
 
 _CACHED_EVENTS = 8
 """Tempo and meter lists up to this long are read once per (events, ticks per quarter note):
-most files hold the same few (see :func:`_time_signatures`, :func:`_tempo_changes`)."""
+most files hold the same few (see :func:`_read_events`)."""
 
 
-def _time_signatures(meters: list[tuple[int, int, int]], tpq: int, ignored: list[str]) -> tuple[TimeSignature, ...]:
-    """Musical time signatures in beats (others ignored); 4/4 from the start when none is left."""
-    if len(meters) > _CACHED_EVENTS:
-        return _read_meters(meters, tpq, ignored)
-    sigs, lines = _cached_meters(tuple(meters), tpq)
+def _read_events(read: Callable, events: list, tpq: int, ignored: list[str]) -> tuple:
+    """``read(events, tpq, ignored)`` (:func:`_time_signatures`, :func:`_tempo_changes`) as a
+    tuple; a list of up to :data:`_CACHED_EVENTS` events is read once per (reader, events,
+    ticks per quarter note), the lines it ignores reported again on every read."""
+    if len(events) > _CACHED_EVENTS:
+        return tuple(read(events, tpq, ignored))
+    result, lines = _cached_read(read, tuple(events), tpq)
     ignored.extend(lines)
-    return sigs
+    return result
 
 
-@lru_cache(maxsize=1024)
-def _cached_meters(meters: tuple[tuple[int, int, int], ...], tpq: int) -> tuple[tuple[TimeSignature, ...], tuple[str, ...]]:
-    """:func:`_read_meters` as (time signatures, lines ignored)."""
+@lru_cache(maxsize=2048)
+def _cached_read(read: Callable, events: tuple, tpq: int) -> tuple[tuple, tuple[str, ...]]:
+    """:func:`_read_events`'s cache: (the reading as a tuple, the lines ignored)."""
     lines: list[str] = []
-    return _read_meters(meters, tpq, lines), tuple(lines)
+    return tuple(read(events, tpq, lines)), tuple(lines)
 
 
-def _read_meters(meters: Sequence[tuple[int, int, int]], tpq: int, ignored: list[str]) -> tuple[TimeSignature, ...]:
+def _time_signatures(meters: Sequence[tuple[int, int, int]], tpq: int, ignored: list[str]) -> tuple[TimeSignature, ...]:
+    """Musical time signatures in beats (others ignored); 4/4 from the start when none is left."""
     sigs = []
     for tick, numerator, exponent in meters:
         beat = int(ticks_to_steps(tick, tpq)) / STEPS_PER_BEAT
@@ -590,24 +593,9 @@ def _read_meters(meters: Sequence[tuple[int, int, int]], tpq: int, ignored: list
     return tuple(unique[k] for k in sorted(unique))
 
 
-def _tempo_changes(tempos: list[tuple[int, int]], tpq: int, ignored: list[str]) -> list[tuple[float, float]]:
+def _tempo_changes(tempos: Sequence[tuple[int, int]], tpq: int, ignored: list[str]) -> list[tuple[float, float]]:
     """(beat, BPM) from 120 BPM at 0, as pretty_midi keeps them: a tempo at tick 0 replaces the
     default, a later one is kept when it differs from the one before."""
-    if len(tempos) > _CACHED_EVENTS:
-        return _read_tempos(tempos, tpq, ignored)
-    changes, lines = _cached_tempos(tuple(tempos), tpq)
-    ignored.extend(lines)
-    return list(changes)
-
-
-@lru_cache(maxsize=1024)
-def _cached_tempos(tempos: tuple[tuple[int, int], ...], tpq: int) -> tuple[tuple[tuple[float, float], ...], tuple[str, ...]]:
-    """:func:`_read_tempos` as (changes, lines ignored)."""
-    lines: list[str] = []
-    return tuple(_read_tempos(tempos, tpq, lines)), tuple(lines)
-
-
-def _read_tempos(tempos: Sequence[tuple[int, int]], tpq: int, ignored: list[str]) -> list[tuple[float, float]]:
     low, high = TEMPO_RANGE
     changes = [(0, 60.0 / (120.0 * tpq))]  # (tick, seconds per tick): pretty_midi's arithmetic
     for tick, mspq in tempos:
@@ -726,8 +714,8 @@ def read_midi(path: str | Path, melody_track: int | str | None = None, data: byt
     # else as the first chunk that has any.
     tempos = next((c.tempos for c in chunks if c.tempos), [])
     meters = next((c.meters for c in chunks if c.meters), [])
-    changes = _tempo_changes(tempos, tpq, ignored)
-    sigs = _time_signatures(meters, tpq, ignored)
+    changes = list(_read_events(_tempo_changes, tempos, tpq, ignored))
+    sigs = _read_events(_time_signatures, meters, tpq, ignored)
     info = {
         "format": "midi",
         "parser": parser,
