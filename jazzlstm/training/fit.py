@@ -129,6 +129,14 @@ def validation_baselines(jazz, vocab: Vocabulary, tokenizer: MusicTokenizer, seq
             "baselines": baseline_rates([sequences[i] for i in train_idx], scored, masks, notes)}
 
 
+def given_tokens(tokenizer, vocab: Vocabulary) -> np.ndarray | None:
+    """Per vocabulary id, whether the token is given context (:meth:`MusicTokenizer.is_given`:
+    generation writes it, so it weighs 0 as a target); None for a character model."""
+    if not isinstance(tokenizer, MusicTokenizer):
+        return None
+    return np.array([tokenizer.is_given(token) for token in vocab.tokens])
+
+
 def _music_windows(sequences: Sequence[Sequence[int]], indices: Sequence[int], tx: int, stride: int,
                    notes: Sequence[int] | None, given: np.ndarray | None) -> Windows:
     """Windows of the sequences at ``indices``, weighted 0 at given targets (if any), with the
@@ -362,9 +370,8 @@ def train_run(sequences: Sequence[Sequence[str]], out: str | Path, model_config:
     notes = [tokenizer.count_notes(seq) for seq in sequences] if isinstance(tokenizer, MusicTokenizer) else None
     if train_config.stride is None and isinstance(tokenizer, MusicTokenizer):
         train_config = replace(train_config, stride=tokenizer.window_stride)
-    given = (np.array([tokenizer.is_given(token) for token in vocab.tokens]) if isinstance(tokenizer, MusicTokenizer)
-             else None)
-    train, val = prepare_windows(ids, model_config.tx, train_config, data_config.layout, groups, notes, given)
+    train, val = prepare_windows(ids, model_config.tx, train_config, data_config.layout, groups, notes,
+                                 given_tokens(tokenizer, vocab))
     def baselines(jazz):
         return validation_baselines(jazz, vocab, tokenizer, sequences, train_config, groups)
     data = {"ids": ids, "groups": list(groups) if groups is not None else None}

@@ -229,7 +229,7 @@ def read_data_folder(data_dir: str | Path):
 def train_stream(data_dir: str | Path, out: str | Path, model_config: ModelConfig, train_config: TrainConfig,
                  force: bool = False, verbose: int | str = "auto"):
     """Train on a prepared data folder, streaming; write the same run folder as the folder path."""
-    from jazzlstm.training.fit import finish_run
+    from jazzlstm.training.fit import finish_run, given_tokens
     from jazzlstm.fileio import refuse_existing
     from jazzlstm.tokens.registry import tokenizer_from_config
     from jazzlstm.training.distribute import is_chief
@@ -251,7 +251,7 @@ def train_stream(data_dir: str | Path, out: str | Path, model_config: ModelConfi
         train_config = replace(train_config, stride=tokenizer.window_stride)
     held_out = held_out_ranks(manifest, train_config)
     tx = model_config.tx
-    given = np.array([tokenizer.is_given(token) for token in vocab.tokens])
+    given = given_tokens(tokenizer, vocab)
     train, val = (StreamWindows(data_dir, manifest, held_out, validation, tx, train_config.stride,
                                 train_config.shuffle_buffer, given) for validation in (False, True))
     if len(train) == 0:
