@@ -160,7 +160,12 @@ def note_type(pitch: int, root: int, quality: str) -> str:
     The order matters: a tone that is both a scale tone and a semitone from a chord tone is
     'S', as in the original grammar.
     """
-    pc = pitch % 12
+    return _pitch_class_type(pitch % 12, root, quality)
+
+
+@lru_cache(maxsize=4096)
+def _pitch_class_type(pc: int, root: int, quality: str) -> str:
+    """:func:`note_type` of a pitch class (cached: encoders ask once per melody note)."""
     if pc in chord_tones(root, quality):
         return "C"
     if pc in scale_tones(root, quality):

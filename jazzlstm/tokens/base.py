@@ -130,13 +130,18 @@ def phrases(score: Score, max_silence_bars: int = SPLIT_SILENCE_BARS) -> list[Sc
     if not melody:
         return []
     bar_lines = score.bar_starts(score.end + 1)
+    # A gap no longer than max_silence_bars of the shortest bar cannot hold more whole bars
+    # than that, so only longer gaps (few) are counted bar line by bar line.
+    shortest_bar = min((b - a for a, b in zip(bar_lines, bar_lines[1:])), default=0.0)
+    short_gap = max_silence_bars * shortest_bar
     groups: list[list[Note]] = [[melody[0]]]
     for previous, note in zip(melody, melody[1:]):
-        # whole bars between the end of one note and the start of the next
-        silent_bars = (bisect.bisect_right(bar_lines, note.start + 1e-9) - 1
-                       - bisect.bisect_left(bar_lines, previous.end - 1e-9))
-        if silent_bars > max_silence_bars:
-            groups.append([])
+        if note.start - (previous.start + previous.duration) > short_gap:
+            # whole bars between the end of one note and the start of the next
+            silent_bars = (bisect.bisect_right(bar_lines, note.start + 1e-9) - 1
+                           - bisect.bisect_left(bar_lines, previous.end - 1e-9))
+            if silent_bars > max_silence_bars:
+                groups.append([])
         groups[-1].append(note)
     return [replace(score, melody=tuple(group)) for group in groups]
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import random
 from abc import abstractmethod
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import ClassVar, Sequence
 
@@ -56,7 +57,13 @@ def steps_text(steps: int) -> str:
 
 def duration_tokens(prefix: str, beats: float) -> list[str]:
     """``Dur:`` (or ``Rest:``) tokens that spell ``beats`` on the grid."""
-    return [prefix + steps_text(part) for part in duration_parts(beats)]
+    return list(_grid_spelling(prefix, to_steps(beats)))
+
+
+@lru_cache(maxsize=4096)
+def _grid_spelling(prefix: str, steps: int) -> tuple[str, ...]:
+    """:func:`duration_tokens` of a length in steps (cached: a melody has few distinct lengths)."""
+    return tuple(prefix + steps_text(part) for part in duration_parts(steps / STEPS_PER_BEAT))
 
 
 def bounded_int(token: str, prefix: str, limit: int) -> int | None:
@@ -141,37 +148,48 @@ class EventTokenizer(MusicTokenizer):
         chords = score.chords
         cursor = phrase_start(bar_lines, melody[0].start)
         tokens: list[str] = []
-        state = {"bar": bisect.bisect_right(bar_lines, cursor + 1e-9) - 2, "chord": None, "chord_index": 0}
+        bar = bisect.bisect_right(bar_lines, cursor + 1e-9) - 2  # the last bar announced
+        # The next bar line after ``bar`` (inf past the last; -inf before the first, so the
+        # first event searches): an event before it needs no search, which is most events.
+        next_line = (bar_lines[bar + 1] if 0 <= bar + 1 < len(bar_lines)
+                     else float("-inf") if bar + 1 < 0 else float("inf"))
+        announced: tuple[int, str] | None = None  # the chord announced last
+        chord_index = 0
+        bars, with_chords, n_chords = self.bars, self.chords, len(chords)
 
         def announce(at: float) -> Chord | None:
             """Bar and chord tokens due at ``at`` (an event's onset); returns the chord there."""
-            latest = bisect.bisect_right(bar_lines, at + 1e-9) - 1
-            if self.bars and latest > state["bar"]:
-                tokens.append(BAR)
-            state["bar"] = max(state["bar"], latest)
-            if not chords:
+            nonlocal bar, next_line, announced, chord_index
+            if at + 1e-9 >= next_line:
+                latest = bisect.bisect_right(bar_lines, at + 1e-9) - 1
+                if latest > bar:
+                    if bars:
+                        tokens.append(BAR)
+                    bar = latest
+                    next_line = bar_lines[bar + 1] if bar + 1 < len(bar_lines) else float("inf")
+            if not n_chords:
                 return None
-            i = state["chord_index"]
-            while i + 1 < len(chords) and chords[i + 1].start <= at + 1e-9:
+            i = chord_index
+            while i + 1 < n_chords and chords[i + 1].start <= at + 1e-9:
                 i += 1
-            state["chord_index"] = i
+            chord_index = i
             chord = chords[i]
-            if self.chords and (chord.root, chord.quality) != state["chord"]:
-                previous_root = state["chord"][0] if state["chord"] else None
-                tokens.append(self.chord_token(chord, previous_root))
-                state["chord"] = (chord.root, chord.quality)
+            if with_chords and (chord.root, chord.quality) != announced:
+                tokens.append(self.chord_token(chord, announced[0] if announced else None))
+                announced = (chord.root, chord.quality)
             return chord
 
         previous: Note | None = None
         for note in melody:
-            rest_start = cursor
-            for rest in rest_lengths(cursor, note.start, bar_lines):
-                announce(rest_start)
-                tokens += duration_tokens(REST, rest)
-                rest_start += rest
+            if note.start > cursor:  # a gap (most notes follow the one before directly)
+                rest_start = cursor
+                for rest in rest_lengths(cursor, note.start, bar_lines):
+                    announce(rest_start)
+                    tokens += _grid_spelling(REST, to_steps(rest))
+                    rest_start += rest
             chord = announce(note.start)
             tokens += self.note_head(note, chord, previous)
-            tokens += duration_tokens(DUR, note.duration)
+            tokens += _grid_spelling(DUR, to_steps(note.duration))
             cursor, previous = note.end, note
         return tokens
 

@@ -75,7 +75,8 @@ def encode(score: Score) -> list[str]:
     previous_bar = -1
     bar = chord_index = 0
     for note in score.melody:
-        tokens += [f"R,{rest:.3f}" for rest in rest_lengths(cursor, note.start, bar_lines)]
+        if note.start > cursor:  # a gap (most notes follow the one before directly)
+            tokens += [f"R,{rest:.3f}" for rest in rest_lengths(cursor, note.start, bar_lines)]
         # The melody is sorted, so bar and chord pointers only move forward.
         while bar + 1 < len(bar_lines) and bar_lines[bar + 1] <= note.start + 1e-9:
             bar += 1
