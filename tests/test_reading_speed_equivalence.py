@@ -261,6 +261,16 @@ def test_chord_recognition(seed):
     assert recognize_chords(rows, bass, ("m7", "7", "maj7")) == ref_recognize_chords(rows, bass, ("m7", "7", "maj7"))
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_chord_recognition_of_many_rows(seed):
+    """More rows than one product block of harmony._best_columns, the last block partial."""
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, 4, size=(1001, 12)) * rng.integers(0, 2, size=(1001, 12)) / 12 * rng.choice([1, 6, 24])
+    rows[::9] = 0
+    bass = [None if b < 0 else int(b) for b in rng.integers(-3, 14, size=1001)]
+    assert recognize_chords(rows, bass) == ref_recognize_chords(rows, bass)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("on_grid", [True, False])
 def test_skyline(seed, on_grid):
