@@ -190,26 +190,31 @@ def _merge(segments: Sequence[tuple[float, float]], labels: Sequence[tuple[int, 
 def _merge_codes(seg_start: np.ndarray, seg_stop: np.ndarray, codes: np.ndarray,
                  labels: Sequence[tuple[int, str]]) -> tuple[Chord, ...]:
     """:func:`_merge` with labels as indices into ``labels`` (-1: none)."""
-    codes = codes.tolist()
-    if -1 in codes:
-        known = [code for code in codes if code >= 0]
-        if not known:
+    n = len(codes)
+    if not n:
+        return ()
+    if np.minimum.reduce(codes) < 0:
+        known = codes >= 0
+        if not known.any():
             return ()
         # A segment without a label keeps the one before it; leading ones take the first label.
-        current = known[0]
-        codes = [current := code if code >= 0 else current for code in codes]
-    starts, stops = seg_start.tolist(), seg_stop.tolist()
-    chords = []
-    first = 0
-    n = len(codes)
-    for i in range(1, n + 1):
-        if i == n or codes[i] != codes[first]:
-            start = starts[first]
-            root, quality = labels[codes[first]]
-            # round() is np.rint on one value: to the nearest step, a tie to the even one.
-            chords.append(Chord(start, round((stops[i - 1] - start) * STEPS_PER_BEAT) / STEPS_PER_BEAT, root, quality))
-            first = i
-    return tuple(chords)
+        codes = codes[np.maximum.accumulate(np.where(known, np.arange(n), known.argmax()))]
+    # The runs of equal codes, found as arrays: a large file has thousands of segments.
+    change = np.empty(n + 1, dtype=bool)
+    change[0] = change[n] = True
+    np.not_equal(codes[1:], codes[:-1], out=change[1:n])
+    bounds = change.nonzero()[0]
+    firsts = bounds[:-1]
+    starts = seg_start.take(firsts)
+    # Each run's length snapped to the grid (np.rint: to the nearest step, a tie to the even one).
+    lengths = seg_stop.take(bounds[1:] - 1)
+    lengths -= starts
+    lengths *= STEPS_PER_BEAT
+    np.rint(lengths, out=lengths)
+    lengths /= STEPS_PER_BEAT
+    roots, qualities = zip(*map(labels.__getitem__, codes.take(firsts).tolist()))
+    # tuple.__new__ straight from C: what Chord._make does, without a Python call per chord.
+    return tuple(map(tuple.__new__, itertools.repeat(Chord), zip(starts.tolist(), lengths.tolist(), roots, qualities)))
 
 
 def melody_chords(melody: Sequence[Note], bar_lines: Sequence[float], end: float) -> tuple[Chord, ...]:
