@@ -17,7 +17,10 @@ uniform, unigram and Kneser-Ney (n = 2..5) baselines fitted on the same training
 same tokens, the out-of-vocabulary rate, the music metrics' overlap of ``--samples`` generated
 pieces with the held-out pieces (and the held-out against the training pieces, as a yardstick),
 and memorization; with ``--beam N``, the sampled pieces again by beam search (``--harmony-weight``)
-through the same report. Progress on stderr; one JSON object on stdout.
+through the same report. Bits per note are also given for the exact melody (the pitches an
+encoding's tokens leave open, named by a code fitted on the training files: the figure that
+compares encodings; docs/evaluation.md). ``--data-only`` skips training: per encoding, only the
+held-out token counts, baselines and those unsaid bits. Progress on stderr; one JSON object on stdout.
 
 Run: python benchmarks/bench_quality.py [--chorales 100] [--tunes 150] [--epochs 5] [--params 60000]
 """
@@ -54,6 +57,46 @@ def generated_summary(report: dict) -> dict:
                              for k in ("share_8", "share_16", "pieces_with_copy_over_2_bars")}}
 
 
+def exact_melody(likelihood: dict) -> dict:
+    """Bits per note of the exact melody (the pitches the tokens leave open included: the
+    figure that compares encodings; docs/evaluation.md), for the model (if any) and the best
+    Kneser-Ney, and the unsaid pitch bits per note themselves."""
+    best = likelihood["baselines"]["best_kneser_ney"]
+    out = {"unsaid_pitch_bits_per_note": likelihood["unsaid_pitch_bits"]["bits_per_note"],
+           "kneser_ney_best": best["exact_bits_per_note"]}
+    if "model" in likelihood:
+        out["model"] = likelihood["model"]["exact_bits_per_note"]
+    return out
+
+
+def data_only(root: Path, labels: list[str]) -> dict:
+    """Per encoding, what does not need a model: held-out tokens and notes, out-of-vocabulary
+    rate, the n-gram baselines and the pitch bits the tokens leave open (--data-only)."""
+    from jazzlstm.config import CorpusConfig
+    from jazzlstm.evaluate.heldout import heldout_likelihood
+    from jazzlstm.evaluate.report import read_set
+    from jazzlstm.tokens.registry import make_tokenizer
+    from jazzlstm.tokens.vocab import Vocabulary
+
+    out = {}
+    for label in labels:
+        encoding, _, variant = label.partition("/")
+        options = {"augment": ()} if variant == "plain" else {}
+        train = read_set("training", root / "train", CorpusConfig(encoding=encoding, **options))
+        reference = read_set("reference", root / "heldout", CorpusConfig(encoding=encoding, **options))
+        tokenizer = make_tokenizer(encoding, **options)
+        vocab = Vocabulary(sorted({t for score in train.scores for seq in tokenizer.encode_variants(score) for t in seq}))
+        log(f"{label}: baselines and unsaid pitch bits on {len(reference.scores)} held-out files")
+        likelihood = heldout_likelihood(None, vocab, tokenizer, reference.scores, reference.names,
+                                        train.scores, train.names, progress=log)
+        best = likelihood["baselines"]["best_kneser_ney"]
+        out[label] = {"tokens": likelihood["tokens"], "scored_tokens": likelihood["scored_tokens"],
+                      "notes": likelihood["notes"], "oov_rate": likelihood["oov_rate"],
+                      f"kneser_ney_best (n={best['order']})": best["bits_per_note"],
+                      "heldout_exact_melody_bits_per_note": exact_melody(likelihood)}
+    return out
+
+
 def summarize(report: dict, run, seconds: float) -> dict:
     likelihood = report["likelihood"]
     baselines = likelihood["baselines"]
@@ -77,6 +120,7 @@ def summarize(report: dict, run, seconds: float) -> dict:
             f"kneser_ney_best (n={best['order']})": best["bits_per_note"],
             "kneser_ney": {n: r["bits_per_note"] for n, r in baselines["kneser_ney"].items()},
         },
+        "heldout_exact_melody_bits_per_note": exact_melody(likelihood),
         "heldout_bits_per_token": {
             "model": likelihood["model"]["bits_per_token"],
             "uniform": baselines["uniform"]["bits_per_token"],
@@ -123,6 +167,8 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=16, help="bars per generated piece")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", metavar="DIR", default=None, help="keep the corpus, runs and reports here")
+    parser.add_argument("--data-only", action="store_true",
+                        help="no training: per encoding, held-out tokens, baselines and unsaid pitch bits")
     args = parser.parse_args()
 
     from jazzlstm import api
@@ -155,7 +201,9 @@ def main() -> None:
                    "settings": {"n_a": args.n_a, "params": args.params, "epochs": args.epochs, "lr": args.lr, "tx": args.tx,
                                 "dropout": args.dropout, "layers": args.layers, "stride": args.stride,
                                 "samples": args.samples, "bars": args.bars, "seed": args.seed}}
-        for label in args.encodings.split(","):
+        if args.data_only:
+            results["data_only"] = data_only(root, args.encodings.split(","))
+        for label in [] if args.data_only else args.encodings.split(","):
             # "note-events/plain": the encoding without its default transposed copies.
             encoding, _, variant = label.partition("/")
             options = {"augment": ()} if variant == "plain" else {}

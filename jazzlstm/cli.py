@@ -576,6 +576,9 @@ def evaluation_summary(report: dict) -> str:
     likelihood, parts = report["likelihood"], []
     if "model" in likelihood:
         parts.append(f"model {num(likelihood['model']['bits_per_note'])} bits/note")
+        unsaid = likelihood.get("unsaid_pitch_bits")
+        if unsaid and unsaid["bits_per_note"]:
+            parts.append(f"exact melody {num(likelihood['model']['exact_bits_per_note'])}")
     best = likelihood["baselines"].get("best_kneser_ney")
     if best:
         parts.append(f"Kneser-Ney (n={best['order']}) {num(best['bits_per_note'])}")

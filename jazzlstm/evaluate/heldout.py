@@ -38,6 +38,7 @@ import numpy as np
 
 from jazzlstm.errors import EncodingError
 from jazzlstm.evaluate.ngrams import KneserNeyModel, LanguageModel, UniformModel, UnigramModel
+from jazzlstm.evaluate.unsaid import PitchCode, unsaid_bits
 from jazzlstm.music.analysis import melody_versions
 from jazzlstm.music.score import Score
 from jazzlstm.tokens.base import MusicTokenizer
@@ -55,6 +56,7 @@ class HeldoutTokens:
     """The reference set's sequences as every model scores them."""
 
     sequences: list[list[str]] = field(default_factory=list)  # kept tokens, one list per phrase
+    unsaid: list[list[float]] = field(default_factory=list)  # per kept token: pitch bits it leaves open
     pieces: int = 0                # pieces with something to score (a sequence of two tokens or more)
     tokens: int = 0                # tokens before removal
     oov_tokens: int = 0            # tokens removed (not in the model's vocabulary)
@@ -68,6 +70,11 @@ class HeldoutTokens:
     def scored(self) -> list[list[str]]:
         """The sequences with something to score (two tokens or more)."""
         return [s for s in self.sequences if len(s) >= 2]
+
+    @property
+    def scored_unsaid(self) -> list[list[float]]:
+        """:attr:`unsaid` of the :attr:`scored` sequences."""
+        return [u for s, u in zip(self.sequences, self.unsaid) if len(s) >= 2]
 
 
 def heldout_tokenizer(tokenizer: MusicTokenizer) -> MusicTokenizer:
@@ -94,30 +101,42 @@ def encode_pieces(tokenizer: MusicTokenizer, scores: Sequence[Score], names: Seq
 def encode_piece(tokenizer: MusicTokenizer, score: Score) -> list[list[str]] | str:
     """Every sequence one piece trains on (each melodic line it was read with, each phrase), or
     the reason the encoding refuses it."""
+    lines = encode_lines(tokenizer, score)
+    return lines if isinstance(lines, str) else [s for _, sequences in lines for s in sequences]
+
+
+def encode_lines(tokenizer: MusicTokenizer, score: Score) -> list[tuple[Score, list[list[str]]]] | str:
+    """Each melodic line of a piece with its sequences (one per phrase), or the reason the
+    encoding refuses the piece."""
     try:
-        return [list(s) for version in melody_versions(score) for s in tokenizer.encode_variants(version)]
+        return [(version, [list(s) for s in tokenizer.encode_variants(version)]) for version in melody_versions(score)]
     except EncodingError as exc:
         return str(exc)
 
 
 def heldout_tokens(tokenizer: MusicTokenizer, vocab: Vocabulary, scores: Sequence[Score],
-                   names: Sequence[str]) -> HeldoutTokens:
-    """Encode the reference pieces and remove the tokens ``vocab`` lacks (counted)."""
+                   names: Sequence[str], code: PitchCode | None = None) -> HeldoutTokens:
+    """Encode the reference pieces and remove the tokens ``vocab`` lacks (counted); with
+    ``code``, the pitch bits each kept token leaves open (else zeros)."""
     tokenizer = heldout_tokenizer(tokenizer)
     result = HeldoutTokens()
     for score, name in zip(scores, names):
-        variants = encode_piece(tokenizer, score)
-        if isinstance(variants, str):
-            result.skipped.append((name, variants))
+        lines = encode_lines(tokenizer, score)
+        if isinstance(lines, str):
+            result.skipped.append((name, lines))
             continue
         scored = False
-        for sequence in variants:
-            kept = [t for t in sequence if t in vocab]
-            result.tokens += len(sequence)
-            result.oov_tokens += len(sequence) - len(kept)
-            if kept:
-                result.sequences.append(kept)
-                scored = scored or len(kept) >= 2
+        for version, sequences in lines:
+            unsaid = (unsaid_bits(tokenizer, version, sequences, code) if code is not None
+                      else [[0.0] * len(s) for s in sequences])
+            for sequence, bits in zip(sequences, unsaid):
+                kept = [(t, b) for t, b in zip(sequence, bits) if t in vocab]
+                result.tokens += len(sequence)
+                result.oov_tokens += len(sequence) - len(kept)
+                if kept:
+                    result.sequences.append([t for t, _ in kept])
+                    result.unsaid.append([b for _, b in kept])
+                    scored = scored or len(kept) >= 2
         result.pieces += scored
     return result
 
@@ -152,7 +171,8 @@ def heldout_likelihood(model_bits: ModelBits | None, vocab: Vocabulary, tokenize
     ``training``: the pieces the baselines are fitted on (None: no baselines).
     """
     say = progress or (lambda message: None)
-    held = heldout_tokens(tokenizer, vocab, reference, reference_names)
+    code = PitchCode.fit(training) if training is not None and not tokenizer.spells_pitches else None
+    held = heldout_tokens(tokenizer, vocab, reference, reference_names, code)
     scored = held.scored
     masks = [tokenizer.predicted(s) for s in scored]
     tokens = sum(map(sum, masks))
@@ -175,7 +195,25 @@ def heldout_likelihood(model_bits: ModelBits | None, vocab: Vocabulary, tokenize
         say(f"scoring {len(scored)} reference sequence(s) ({tokens} tokens) with the model")
         section["model"] = _rates(model_total_bits(model_bits, vocab, scored, masks), tokens, notes)
     section["baselines"] = _baselines(scored, masks, notes, tokenizer, training, training_names, orders, say)
+    if tokenizer.spells_pitches or code is not None:
+        # Bits per note of the exact melody: what the tokens leave open about pitches, charged
+        # to the scored notes (docs/evaluation.md); nothing for encodings that spell pitches.
+        unsaid = sum(sum(b for b, m in zip(bits[1:], mask) if m) for bits, mask in zip(held.scored_unsaid, masks))
+        section["unsaid_pitch_bits"] = {"total_bits": unsaid, "bits_per_note": unsaid / notes if notes else math.nan}
+        for rates in _rate_rows(section):
+            rates["exact_bits_per_note"] = (rates["total_bits"] + unsaid) / notes if notes else math.nan
     return section
+
+
+def _rate_rows(section: dict) -> list[dict]:
+    """Every rates dictionary of a likelihood section: the model's and each baseline's."""
+    rows = [section["model"]] if "model" in section else []
+    baselines = section["baselines"]
+    if baselines.get("available"):
+        rows += [baselines["uniform"], baselines["unigram"], *baselines["kneser_ney"].values()]
+        if "best_kneser_ney" in baselines:
+            rows.append(baselines["best_kneser_ney"])
+    return rows
 
 
 def model_total_bits(model_bits: ModelBits, vocab: Vocabulary, scored: Sequence[Sequence[str]],

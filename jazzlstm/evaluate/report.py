@@ -377,6 +377,15 @@ def markdown(report: dict) -> str:
               "", "| model | bits per note | bits per token |", "| --- | ---: | ---: |"]
     lines += [f"| {name} | {_num(per_note)} | {_num(per_token)} |"
               for name, per_note, per_token in likelihood_rows(lik)]
+    unsaid = lik.get("unsaid_pitch_bits")
+    if unsaid is not None and unsaid["bits_per_note"]:
+        best = lik["baselines"].get("best_kneser_ney", {})
+        lines += ["", f"The {run.get('encoding')} tokens leave some pitches open (a bar's or a sequence's first "
+                      f"note); naming them with a code fitted on the training pieces costs "
+                      f"{_num(unsaid['bits_per_note'])} bits per note more. Bits per note of the exact melody: "
+                      + "; ".join(f"{name} {_num(rates['exact_bits_per_note'])}" for name, rates in
+                                  (("LSTM", lik.get("model")), ("best Kneser-Ney", best)) if rates)
+                      + " (comparable across encodings)."]
     baselines = lik.get("baselines", {})
     if not baselines.get("available"):
         lines += ["", f"Baselines: {baselines.get('note', NOT_AVAILABLE)}."]

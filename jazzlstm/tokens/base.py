@@ -57,6 +57,8 @@ class MusicTokenizer(Tokenizer):
     """About how many tokens a note takes (sampling budgets scale with it)."""
     window_stride: ClassVar[int] = 1
     """Tokens between training window starts unless ``--stride`` says otherwise."""
+    spells_pitches: ClassVar[bool] = True
+    """Whether the tokens name every melody pitch exactly (else see :meth:`pitch_candidates`)."""
 
     @abstractmethod
     def encode(self, score: Score) -> list[str]:
@@ -94,6 +96,14 @@ class MusicTokenizer(Tokenizer):
     def predicted(self, tokens: Sequence[str]) -> list[bool]:
         """For tokens 2..T of a sequence: which are predictions (scored), not given context."""
         return [not self.is_given(token) for token in tokens[1:]]
+
+    def pitch_candidates(self, phrase: Score, tokens: Sequence[str]
+                         ) -> list[tuple[int, int, int | None, list[int]]]:
+        """For each note of ``phrase`` whose pitch its encoding ``tokens`` leave open: (index of
+        the token that starts the note, its pitch, the previous note's pitch or None, every MIDI
+        pitch that would have been spelled the same in its place). Empty for encodings that
+        spell every pitch; the held-out evaluation charges the rest (docs/evaluation.md)."""
+        return []
 
     def count_notes(self, tokens: Sequence[str]) -> int:
         """Melody notes in ``tokens``: the denominator of bits per note."""

@@ -23,7 +23,7 @@ from typing import ClassVar, Sequence
 
 from jazzlstm.errors import EncodingError
 from jazzlstm.music.harmony import chord_tones
-from jazzlstm.music.score import STEPS_PER_BEAT, Chord, Note, Score, bar_starts, to_steps
+from jazzlstm.music.score import STEPS_PER_BEAT, Chord, Note, Score, bar_starts, chord_at, to_steps
 from jazzlstm.tokens.base import PLAYABLE_RANGE, MusicTokenizer, phrase_start, rest_lengths
 from jazzlstm.tokens.grammar import progression_chord
 
@@ -274,6 +274,32 @@ class ChordRelativeEvents(EventTokenizer):
 
     def needs_interval(self, has_previous: bool) -> bool:
         return has_previous
+
+    spells_pitches: ClassVar[bool] = False  # a sequence's first note, and the widest leaps
+
+    def pitch_candidates(self, phrase: Score, tokens: Sequence[str]
+                         ) -> list[tuple[int, int, int | None, list[int]]]:
+        """The pitches whose head tokens over the note's chord, after the previous pitch, are
+        the note's own: one, except for a sequence's first note (no move token) and leaps
+        beyond the widest move token."""
+        out = []
+        notes = iter(phrase.melody)
+        previous: int | None = None
+        for index, token in enumerate(tokens):
+            if self.token_kind(token) != KIND_NOTE:
+                continue
+            note = next(notes, None)
+            if note is None:
+                break
+            chord = chord_at(phrase.chords, note.start)
+            move = tokens[index + 1] if index + 1 < len(tokens) and \
+                self.token_kind(tokens[index + 1]) == KIND_INTERVAL else None
+            same = [p for p in range(128) if self.chord_relative_token(p, chord) == token
+                    and (move is None or previous is None or self.move_token(p - previous) == move)]
+            if len(same) > 1:
+                out.append((index, note.pitch, previous, same))
+            previous = note.pitch
+        return out
 
 
 def pitch_chord_tone(pitch: int, chord: Chord) -> bool:

@@ -170,6 +170,29 @@ class GrammarTokenizer(MusicTokenizer):
                       pitch_range: tuple[int, int] = PLAYABLE_RANGE) -> list[Note]:
         return decode(tokens, chords, rng, pitch_range=pitch_range, strict=False)
 
+    spells_pitches: ClassVar[bool] = False  # the first note of a bar has a type, no interval
+
+    def pitch_candidates(self, phrase: Score, tokens: Sequence[str]
+                         ) -> list[tuple[int, int, int | None, list[int]]]:
+        """A note with an interval window is named exactly (the window is the interval widened
+        by WIDEN each way); a bar's first note is any pitch of its type over its chord."""
+        out = []
+        notes = iter(phrase.melody)
+        previous: int | None = None
+        for index, token in enumerate(tokens):
+            match = _TOKEN_RE.match(token)
+            if not match or match.group(1) == "R":
+                continue
+            note = next(notes, None)
+            if note is None:
+                break
+            if match.group(3) is None:
+                chord = chord_at(phrase.chords, note.start)
+                same = [p for p in range(128) if note_type(p, chord.root, chord.quality) == match.group(1)]
+                out.append((index, note.pitch, previous, same))
+            previous = note.pitch
+        return out
+
     def token_beats(self, token: str) -> float | None:
         match = _TOKEN_RE.match(token)
         return float(match.group(2)) if match else None
