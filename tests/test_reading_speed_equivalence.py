@@ -244,6 +244,17 @@ def test_bar_lines_and_segments(seed):
     assert chord_segments(bars, sigs, until) == ref_chord_segments(bars, sigs, until)
 
 
+def test_long_pieces_bar_lines():
+    """Thousands of inexact bars (7/5: 5.6 beats) summed as the loop summed them; exactly
+    MAX_BARS bars are made, one more is refused."""
+    sigs = (TimeSignature(0.0, 7, 5), TimeSignature(1000.3, 3, 5), TimeSignature(9000.0, 5, 8))
+    assert bar_starts(sigs, 20_000.0) == ref_bar_starts(sigs, 20_000.0)
+    shortest = (TimeSignature(0.0, 1, 16),)
+    assert bar_starts(shortest, MAX_BARS / 4) == ref_bar_starts(shortest, MAX_BARS / 4)
+    with pytest.raises(ValueError, match="bars"):
+        bar_starts(shortest, MAX_BARS / 4 + 0.01)
+
+
 def test_too_many_bars_is_still_refused():
     with pytest.raises(ValueError, match="bars"):
         bar_starts((TimeSignature(0.0, 1, 16),), MAX_BARS)

@@ -17,7 +17,7 @@ from jazzlstm.errors import InputFileError
 from jazzlstm.music.chords import melody_chords, segment_arrays, sort_table, table_timeline
 from jazzlstm.music.melody import (ALL_MELODIES, choose_melody_track, is_bass, melodic_lines, skyline_table,
                                    table_notes, table_stats)
-from jazzlstm.music.score import Note, Score, TimeSignature, bar_starts
+from jazzlstm.music.score import Note, Score, TimeSignature, bar_start_array
 
 
 class Track:
@@ -128,13 +128,13 @@ def score_from_tracks(tracks: Sequence[Track], time_signatures: Sequence[TimeSig
     if not any(len(t) if keep is None else keep.any() for _, t, keep in accompaniment):
         accompaniment, bass = bass, []  # a bass line alone still outlines the harmony
     sigs = tuple(sorted(time_signatures, key=lambda s: s.start)) or (TimeSignature(0.0),)
-    bar_lines = bar_starts(sigs, piece_end)
+    bar_lines = bar_start_array(sigs, piece_end)
     seg_start, seg_stop = segment_arrays(bar_lines, sigs, piece_end)
     chords = table_timeline(_joined(accompaniment, every, keys), seg_start, seg_stop,
-                            bass_line=_joined(bass, every, keys), bar_lines=np.array(bar_lines))
+                            bass_line=_joined(bass, every, keys), bar_lines=bar_lines)
     chord_source = "accompaniment"
     if not chords:
-        chords = melody_chords(melody, bar_lines, piece_end)
+        chords = melody_chords(melody, bar_lines.tolist(), piece_end)
         chord_source = "inferred from the melody (no accompaniment)"
     details = dict(info or {})
     if melody_track == ALL_MELODIES:

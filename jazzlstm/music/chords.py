@@ -1,7 +1,6 @@
 """Chord timelines: recognized from accompanying notes, or inferred from a melody alone."""
 from __future__ import annotations
 
-import bisect
 import itertools
 from typing import Iterable, Sequence
 
@@ -17,37 +16,48 @@ _STEP = 1.0 / STEPS_PER_BEAT
 def chord_segments(bar_lines: Sequence[float], time_signatures: Sequence[TimeSignature],
                    end: float) -> list[tuple[float, float]]:
     """Half-bar segments (whole bars in odd meters such as 3/4), covering 0..end."""
-    return list(zip(*_segment_bounds(bar_lines, time_signatures, end)))
+    starts, stops = segment_arrays(bar_lines, time_signatures, end)
+    return list(zip(starts.tolist(), stops.tolist()))
 
 
-def segment_arrays(bar_lines: Sequence[float], time_signatures: Sequence[TimeSignature],
+def segment_arrays(bar_lines: Sequence[float] | np.ndarray, time_signatures: Sequence[TimeSignature],
                    end: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`chord_segments` as two arrays: the segments' starts and stops."""
-    starts, stops = _segment_bounds(bar_lines, time_signatures, end)
-    return np.array(starts, dtype=float), np.array(stops, dtype=float)
-
-
-def _segment_bounds(bar_lines: Sequence[float], time_signatures: Sequence[TimeSignature],
-                    end: float) -> tuple[list[float], list[float]]:
+    bar_lines = np.array(bar_lines, dtype=float)
+    n = len(bar_lines)
+    if not n:
+        return bar_lines, bar_lines.copy()
+    stops = np.empty(n)
+    stops[:-1] = bar_lines[1:]
+    stops[-1] = max(end, float(bar_lines[-1]) + _STEP)
+    lengths = stops - bar_lines
+    # A bar is halved in an even meter (the signature in force: the last one starting by then,
+    # else the first) when it lasts two beats or more.
+    halved = lengths >= 2.0 - 1e-9
     sigs = sorted(time_signatures, key=lambda t: t.start)
-    sig_starts = [s.start for s in sigs]
-    starts: list[float] = []
-    stops: list[float] = []
-    several = len(sigs) > 1
-    even = sigs[0].numerator % 2 == 0
-    last = len(bar_lines) - 1
-    for i, start in enumerate(bar_lines):
-        stop = bar_lines[i + 1] if i < last else max(end, start + _STEP)
-        if several:  # the signature in force: the last one starting by then (else the first)
-            even = sigs[max(bisect.bisect_right(sig_starts, start + 1e-9) - 1, 0)].numerator % 2 == 0
-        if even and stop - start >= 2.0 - 1e-9:
-            middle = round((start + (stop - start) / 2) * STEPS_PER_BEAT) / STEPS_PER_BEAT  # quantize(), inlined
-            starts += (start, middle)
-            stops += (middle, stop)
-        else:
-            starts.append(start)
-            stops.append(stop)
-    return starts, stops
+    if len(sigs) > 1:
+        in_force = np.array([s.start for s in sigs]).searchsorted(bar_lines + 1e-9, side="right")
+        in_force -= 1
+        np.maximum(in_force, 0, out=in_force)
+        halved &= np.array([s.numerator % 2 == 0 for s in sigs])[in_force]
+    elif sigs[0].numerator % 2:
+        return bar_lines, stops
+    if not halved.any():
+        return bar_lines, stops
+    # The middle, quantize()d: np.rint rounds as round() does, to the nearest step, a tie to the even one.
+    middles = lengths[halved]
+    middles /= 2
+    middles += bar_lines[halved]
+    middles *= STEPS_PER_BEAT
+    np.rint(middles, out=middles)
+    middles /= STEPS_PER_BEAT
+    counts = halved + 1
+    starts, ends = bar_lines.repeat(counts), stops.repeat(counts)
+    second = np.add.accumulate(counts)[halved]  # where each second half is, plus one
+    second -= 1
+    starts[second] = middles
+    ends[second - 1] = middles
+    return starts, ends
 
 
 def note_table(notes: Iterable[Note]) -> np.ndarray:

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import NamedTuple, Sequence
 
+import numpy as np
+
 from jazzlstm.music.harmony import chord_label
 
 STEPS_PER_BEAT = 12
@@ -121,23 +123,48 @@ def bar_starts(time_signatures: tuple[TimeSignature, ...], until: float) -> list
     Raises ValueError for a meter whose bar is shorter than one grid step (no bar line could
     fall on the grid) and when more than :data:`MAX_BARS` bars would be needed.
     """
+    return bar_start_array(time_signatures, until).tolist()
+
+
+def bar_start_array(time_signatures: tuple[TimeSignature, ...], until: float) -> np.ndarray:
+    """:func:`bar_starts` as a float array.
+
+    Each meter's bar lines are its start plus the bar length added again and again, in order
+    (``np.add.accumulate``: the very sums a loop makes), then snapped to the grid; a run is
+    never longer than the bars :data:`MAX_BARS` still allows.
+    """
     sigs = sorted(time_signatures, key=lambda t: t.start) or [TimeSignature(0.0)]
     bars = [sig.bar_beats for sig in sigs]
     for sig, bar in zip(sigs, bars):
         if not bar >= 1 / STEPS_PER_BEAT:
             raise ValueError(f"meter {sig.numerator}/{sig.denominator}: a bar of {bar:.3g} beats "
                              f"is shorter than one grid step (1/{STEPS_PER_BEAT} beat)")
-    starts: list[float] = []
-    position = 0.0
+    runs: list[np.ndarray] = []
+    total, position = 0, 0.0
     for i, (sig, bar) in enumerate(zip(sigs, bars)):
         position = max(position, sig.start)
-        limit = sigs[i + 1].start if i + 1 < len(sigs) else until
-        while position < limit - 1e-9 and position < until - 1e-9:
-            if len(starts) >= MAX_BARS:
+        limit = sigs[i + 1].start - 1e-9 if i + 1 < len(sigs) else until - 1e-9
+        bound = limit if limit < until - 1e-9 else until - 1e-9  # (a NaN ``until`` stays NaN: no bars)
+        while position < bound:
+            room = MAX_BARS - total
+            if room <= 0:
                 raise ValueError(f"more than {MAX_BARS:,} bars up to beat {until:,.6g}")
-            starts.append(round(position * STEPS_PER_BEAT) / STEPS_PER_BEAT)  # quantize(), inlined
-            position += bar
-    return starts or [0.0]
+            # Two bars more than the division says, so one bar line past ``bound`` ends the run.
+            run = np.full(int(min(room, (bound - position) / bar + 2)), bar)
+            run[0] = position
+            np.add.accumulate(run, out=run)
+            inside = int(run.searchsorted(bound))
+            runs.append(run[:inside])
+            total += inside
+            position = float(run[inside]) if inside < len(run) else float(run[-1]) + bar
+    if not total:
+        return np.zeros(1)
+    starts = np.concatenate(runs) if len(runs) > 1 else runs[0]
+    # quantize() on each: np.rint rounds as round() does, to the nearest step, a tie to the even one.
+    starts *= STEPS_PER_BEAT
+    np.rint(starts, out=starts)
+    starts /= STEPS_PER_BEAT
+    return starts
 
 
 def chord_at(chords: tuple[Chord, ...] | list[Chord], beat: float) -> Chord | None:
