@@ -255,6 +255,7 @@ class ChordRelativeEvents(EventTokenizer):
     three tokens a note, and chords required."""
 
     tokens_per_note: ClassVar[int] = 3
+    window_stride: ClassVar[int] = 3  # a window per note, as the grammar's stride 1 gives
     requires_chords: ClassVar[bool] = True
 
     @abstractmethod
