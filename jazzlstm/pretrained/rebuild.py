@@ -114,6 +114,8 @@ def main() -> None:
                                   "uniform": baselines["uniform"]["bits_per_note"],
                                   "unigram": baselines["unigram"]["bits_per_note"],
                                   "best_kneser_ney": baselines["best_kneser_ney"]},
+        "heldout_exact_melody_bits_per_note": {"model": likelihood["model"].get("exact_bits_per_note"),
+                                               "best_kneser_ney": baselines["best_kneser_ney"].get("exact_bits_per_note")},
         "oov_rate": likelihood["oov_rate"],
         "overlap": {"mean": comparison["mean_overlap_a"], "pitch": comparison["pitch_mean_overlap_a"],
                     "rhythm": comparison["rhythm_mean_overlap_a"]},
