@@ -11,7 +11,7 @@ import bisect
 import random
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, replace
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Iterator, Sequence
 
 from jazzlstm.config import SPLIT_SILENCE_BARS
 from jazzlstm.music.score import Chord, Note, Score, cover_chords, quantize
@@ -97,6 +97,20 @@ class MusicTokenizer(Tokenizer):
         """For tokens 2..T of a sequence: which are predictions (scored), not given context."""
         return [not self.is_given(token) for token in tokens[1:]]
 
+    def note_onsets(self, phrase: Score, tokens: Sequence[str]) -> Iterator[tuple[int, Note, int | None]]:
+        """(index of the token, the note, the previous note's pitch or None) for each token of
+        ``tokens`` (the encoding of ``phrase``) that starts a melody note, in order."""
+        notes = iter(phrase.melody)
+        previous: int | None = None
+        for index, token in enumerate(tokens):
+            if not self.is_note(token):
+                continue
+            note = next(notes, None)
+            if note is None:
+                return
+            yield index, note, previous
+            previous = note.pitch
+
     def pitch_candidates(self, phrase: Score, tokens: Sequence[str]
                          ) -> list[tuple[int, int, int | None, list[int]]]:
         """For each note of ``phrase`` whose pitch its encoding ``tokens`` leave open: (index of
@@ -128,6 +142,8 @@ def phrase_start(bar_lines: Sequence[float], beat: float) -> float:
 
 def rest_lengths(start: float, end: float, bar_lines: Sequence[float]) -> list[float]:
     """The rests that fill ``start..end``, split at bar lines: no rest token is longer than a bar."""
+    if end <= start:  # no gap: most notes follow the one before directly
+        return []
     cuts = bar_lines[bisect.bisect_right(bar_lines, start + 1e-9):bisect.bisect_left(bar_lines, end - 1e-9)]
     edges = [start, *cuts, end]
     return [quantize(b - a) for a, b in zip(edges, edges[1:]) if quantize(b - a) > 0]

@@ -181,12 +181,11 @@ class EventTokenizer(MusicTokenizer):
 
         previous: Note | None = None
         for note in melody:
-            if note.start > cursor:  # a gap (most notes follow the one before directly)
-                rest_start = cursor
-                for rest in rest_lengths(cursor, note.start, bar_lines):
-                    announce(rest_start)
-                    tokens += _grid_spelling(REST, to_steps(rest))
-                    rest_start += rest
+            rest_start = cursor
+            for rest in rest_lengths(cursor, note.start, bar_lines):
+                announce(rest_start)
+                tokens += _grid_spelling(REST, to_steps(rest))
+                rest_start += rest
             chord = announce(note.start)
             tokens += self.note_head(note, chord, previous)
             tokens += _grid_spelling(DUR, to_steps(note.duration))
@@ -284,22 +283,14 @@ class ChordRelativeEvents(EventTokenizer):
         the note's own: one, except for a sequence's first note (no move token) and leaps
         beyond the widest move token."""
         out = []
-        notes = iter(phrase.melody)
-        previous: int | None = None
-        for index, token in enumerate(tokens):
-            if self.token_kind(token) != KIND_NOTE:
-                continue
-            note = next(notes, None)
-            if note is None:
-                break
+        for index, note, previous in self.note_onsets(phrase, tokens):
             chord = chord_at(phrase.chords, note.start)
             move = tokens[index + 1] if index + 1 < len(tokens) and \
                 self.token_kind(tokens[index + 1]) == KIND_INTERVAL else None
-            same = [p for p in range(128) if self.chord_relative_token(p, chord) == token
+            same = [p for p in range(128) if self.chord_relative_token(p, chord) == tokens[index]
                     and (move is None or previous is None or self.move_token(p - previous) == move)]
             if len(same) > 1:
                 out.append((index, note.pitch, previous, same))
-            previous = note.pitch
         return out
 
 

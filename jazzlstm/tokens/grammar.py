@@ -75,8 +75,7 @@ def encode(score: Score) -> list[str]:
     previous_bar = -1
     bar = chord_index = 0
     for note in score.melody:
-        if note.start > cursor:  # a gap (most notes follow the one before directly)
-            tokens += [f"R,{rest:.3f}" for rest in rest_lengths(cursor, note.start, bar_lines)]
+        tokens += [f"R,{rest:.3f}" for rest in rest_lengths(cursor, note.start, bar_lines)]
         # The melody is sorted, so bar and chord pointers only move forward.
         while bar + 1 < len(bar_lines) and bar_lines[bar + 1] <= note.start + 1e-9:
             bar += 1
@@ -177,20 +176,12 @@ class GrammarTokenizer(MusicTokenizer):
         """A note with an interval window is named exactly (the window is the interval widened
         by WIDEN each way); a bar's first note is any pitch of its type over its chord."""
         out = []
-        notes = iter(phrase.melody)
-        previous: int | None = None
-        for index, token in enumerate(tokens):
-            match = _TOKEN_RE.match(token)
-            if not match or match.group(1) == "R":
-                continue
-            note = next(notes, None)
-            if note is None:
-                break
-            if match.group(3) is None:
+        for index, note, previous in self.note_onsets(phrase, tokens):
+            kind, _, low, _ = _TOKEN_RE.match(tokens[index]).groups()
+            if low is None:  # no interval window: a bar's first note
                 chord = chord_at(phrase.chords, note.start)
-                same = [p for p in range(128) if note_type(p, chord.root, chord.quality) == match.group(1)]
-                out.append((index, note.pitch, previous, same))
-            previous = note.pitch
+                out.append((index, note.pitch, previous,
+                            [p for p in range(128) if note_type(p, chord.root, chord.quality) == kind]))
         return out
 
     def token_beats(self, token: str) -> float | None:

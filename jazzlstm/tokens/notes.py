@@ -29,8 +29,7 @@ def encode(score: Score, transpose: int = 0) -> list[str]:
     bar_lines = bar_starts(score.time_signatures, (score.melody[-1].end if score.melody else 0.0) + 1)
     cursor = phrase_start(bar_lines, score.melody[0].start) if score.melody else 0.0
     for note in score.melody:
-        if note.start > cursor:  # a gap (most notes follow the one before directly)
-            tokens += [f"R,{rest:.3f}" for rest in rest_lengths(cursor, note.start, bar_lines)]
+        tokens += [f"R,{rest:.3f}" for rest in rest_lengths(cursor, note.start, bar_lines)]
         pitch = note.pitch + transpose
         if not 0 <= pitch <= 127:
             raise EncodingError(f"transposing pitch {note.pitch} by {transpose} leaves the MIDI range")
