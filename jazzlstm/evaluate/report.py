@@ -380,8 +380,8 @@ def markdown(report: dict) -> str:
     unsaid = lik.get("unsaid_pitch_bits")
     if unsaid is not None and unsaid["bits_per_note"]:
         best = lik["baselines"].get("best_kneser_ney", {})
-        lines += ["", f"The {run.get('encoding')} tokens leave some pitches open (a bar's or a sequence's first "
-                      f"note); naming them with a code fitted on the training pieces costs "
+        lines += ["", f"The {run.get('encoding')} tokens leave some pitches open (a sequence's first note, the grammar's "
+                      f"first note of each bar, leaps beyond the widest interval token); naming them with a code fitted on the training pieces costs "
                       f"{_num(unsaid['bits_per_note'])} bits per note more. Bits per note of the exact melody: "
                       + "; ".join(f"{name} {_num(rates['exact_bits_per_note'])}" for name, rates in
                                   (("LSTM", lik.get("model")), ("best Kneser-Ney", best)) if rates)
