@@ -307,3 +307,64 @@ def test_xla_compiled_training_takes_the_same_steps(implementation):
         assert losses[1] == pytest.approx(losses[0], abs=1e-5)
     for a, b in zip(plain.weights, compiled.weights):
         np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("by_gate", [False, True])
+def test_written_out_recurrence_matches_automatic_differentiation(by_gate):
+    """Both ways of taking a step's product (one for all gates, or one per gate) give the
+    values and gradients of the plain unrolled steps differentiated by TensorFlow."""
+    from jazzlstm.model.layers import _recurrence_with_batched_gradient
+
+    rng = np.random.default_rng(7)
+    steps, batch, units = 5, 3, 4
+    inputs = tf.constant(rng.standard_normal((steps, batch, 4 * units)), tf.float32)
+    kernel = keras.Variable((rng.standard_normal((units, 4 * units)) * 0.5).astype("float32"))
+    h0 = tf.constant(rng.standard_normal((batch, units)), tf.float32)
+    c0 = tf.constant(rng.standard_normal((batch, units)), tf.float32)
+    weights = tf.constant(rng.standard_normal((steps, batch, units)), tf.float32)
+
+    def plain(inputs, kernel, h, c):
+        kernel = kernel.value
+        hs = []
+        for t in range(steps):
+            i, f, g, o = tf.split(inputs[t] + h @ kernel, 4, axis=-1)
+            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+            h = tf.sigmoid(o) * tf.tanh(c)
+            hs.append(h)
+        return tf.stack(hs), h, c
+
+    def loss_and_grads(recurrence):
+        with tf.GradientTape() as tape:
+            tape.watch([inputs, h0, c0])
+            every_h, h, c = recurrence(inputs, kernel, h0, c0)
+            # every output used: all three upstream gradients are non-zero
+            loss = tf.reduce_sum(every_h * weights) + tf.reduce_sum(h * h) + tf.reduce_sum(c)
+        return [every_h, h, c], tape.gradient(loss, [inputs, kernel.value, h0, c0])
+
+    expected_values, expected_grads = loss_and_grads(plain)
+    values, grads = loss_and_grads(lambda *a: _recurrence_with_batched_gradient(*a, by_gate=by_gate))
+    for got, want in zip(values + grads, expected_values + expected_grads):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_fast_path_takes_per_gate_products_from_the_threshold_and_matches_djmodel(monkeypatch):
+    """With the per-gate products switched on for this tiny layer, training steps of the fast
+    path and of djmodel still move the shared weights identically."""
+    from jazzlstm.model import layers
+
+    monkeypatch.setattr(layers, "GATE_PRODUCT_UNITS", 1)
+    jazz = make_jazz(seed=5)
+    ids = random_ids(seed=2)
+    targets = np.roll(ids, -1, axis=1)
+    dj = jazz.djmodel()
+    with tf.GradientTape() as tape:
+        probs = jazz.training_model(ids, training=True)
+        loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(targets, probs))
+    fast_grads = tape.gradient(loss, jazz.weights)
+    with tf.GradientTape() as tape:
+        outputs = dj(unrolled_inputs(ids, V, N_A), training=True)
+        loss = tf.reduce_mean(tf.stack([keras.losses.categorical_crossentropy(y, p) for y, p in
+                                        zip(unrolled_targets(targets, V), outputs)]))
+    dj_grads = tape.gradient(loss, jazz.weights)
+    for g, g_dj in zip(fast_grads, dj_grads):
+        np.testing.assert_allclose(tf.convert_to_tensor(g), tf.convert_to_tensor(g_dj), atol=1e-5)

@@ -263,7 +263,7 @@ def unrolled_lstm(cell: keras.layers.LSTMCell, ids, h, c, for_xla: bool = False)
     return ops.stack(outputs, axis=1), h, c
 
 
-def _recurrence_with_batched_gradient(inputs, recurrent_kernel, h0, c0):
+def _recurrence_with_batched_gradient(inputs, recurrent_kernel, h0, c0, by_gate: bool | None = None):
     """The LSTM recurrence over time-major projected inputs (T, batch, 4 units) -> (every h
     (T, batch, units), last h, last c), with its backward pass written out.
 
@@ -273,25 +273,53 @@ def _recurrence_with_batched_gradient(inputs, recurrent_kernel, h0, c0):
     elementwise derivatives), keeps every step's ``dz``, and then takes the kernel's gradient
     as one large product over all T x batch rows: ``H_prev^T @ DZ``. The gradient for the
     inputs is ``DZ`` itself, so the input kernel's and bias's gradients are one product (or
-    one row sum, for ids) over all steps as well. At Tx 100 on 2 CPU cores (a shared, noisy
-    machine) whole training steps ran 1.0x (n_a 512, batch 256) to 1.5x (n_a 1,024, batch 32)
-    the unrolled graph's automatic gradient (docs/performance.md); tests check values and
-    gradients against ``djmodel``.
+    one row sum, for ids) over all steps as well.
+
+    ``by_gate`` (default: from ``GATE_PRODUCT_UNITS`` units up) takes each step's product
+    as four, one per gate, instead of one product and a ``Split``: there is then no split or
+    concatenation inside the loop (on a small batch a ``Split`` of the gates cost as much as
+    a quarter of the step), and the four products and the gates' arithmetic are independent
+    operations that TensorFlow's executor runs on both cores at once, even with one thread
+    per operation. Tests check values and gradients against ``djmodel`` both ways.
     """
     import tensorflow as tf
 
     steps = inputs.shape[0]
+    units = recurrent_kernel.shape[0]
+    if by_gate is None:
+        by_gate = units >= GATE_PRODUCT_UNITS
     # A tensor (the variable read once, in the compute dtype): custom_gradient then leaves the
     # variable's gradient to the read op.
     recurrent_kernel = tf.cast(tf.identity(recurrent_kernel.value if hasattr(recurrent_kernel, "value")
                                            else recurrent_kernel), h0.dtype)
 
+    def copy(tensor):
+        # A Snapshot (a copy) keeps Grappler from folding a transpose or a slice back into the
+        # products that read it: oneDNN's product with transpose_b at a small batch runs at a
+        # quarter of the plain product's speed (32 x 2,048 by 2,048 x 512, 30 steps on 2 cores:
+        # 54 against 16 ms; docs/performance.md).
+        return tf.raw_ops.Snapshot(input=tensor)
+
+    def sigmoid_grad(y, dy):
+        return tf.raw_ops.SigmoidGrad(y=y, dy=dy)
+
+    def tanh_grad(y, dy):
+        return tf.raw_ops.TanhGrad(y=y, dy=dy)
+
     @tf.custom_gradient
     def recurrence(inputs, recurrent_kernel, h0, c0):
+        if by_gate:  # Keras gate order i, f, g, o: per gate, every step's input and its kernel block
+            gate_inputs = [tf.unstack(x, num=steps) for x in tf.split(inputs, 4, axis=-1)]
+            blocks = [copy(block) for block in tf.split(recurrent_kernel, 4, axis=1)]
+        else:
+            step_inputs = tf.unstack(inputs, num=steps)
         h, c = h0, c0
         hs, cs, gates = [], [], []
-        for x_w in tf.unstack(inputs, num=steps):
-            i, f, g, o = tf.split(x_w + tf.matmul(h, recurrent_kernel), 4, axis=-1)  # Keras gate order
+        for t in range(steps):
+            if by_gate:
+                i, f, g, o = (gate_inputs[k][t] + tf.matmul(h, blocks[k]) for k in range(4))
+            else:
+                i, f, g, o = tf.split(step_inputs[t] + tf.matmul(h, recurrent_kernel), 4, axis=-1)
             i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
             c = f * c + i * g
             tanh_c = tf.tanh(c)
@@ -302,18 +330,33 @@ def _recurrence_with_batched_gradient(inputs, recurrent_kernel, h0, c0):
         every_h = tf.stack(hs)
 
         def gradient(d_every_h, dh, dc):
-            dzs = [None] * steps
+            if by_gate:
+                blocks_t = [copy(tf.transpose(block)) for block in blocks]
+            else:
+                kernel_t = copy(tf.transpose(recurrent_kernel))
+            d_steps = tf.unstack(d_every_h, num=steps)
+            dzs = [[None] * steps for _ in range(4)]  # per gate, per step
             for t in reversed(range(steps)):
                 i, f, g, o, tanh_c = gates[t]
-                dh = dh + d_every_h[t]
-                dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
+                dh = dh + d_steps[t]
+                # SigmoidGrad(y, dy) = dy * y * (1 - y), TanhGrad(y, dy) = dy * (1 - y^2): one
+                # kernel each where the written-out products took three or four.
+                dc = dc + tanh_grad(tanh_c, dh * o)
                 c_prev = cs[t - 1] if t else c0
-                dzs[t] = tf.concat([dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f),
-                                    dc * i * (1.0 - g * g), dh * tanh_c * o * (1.0 - o)], axis=-1)
+                dz = (sigmoid_grad(i, dc * g), sigmoid_grad(f, dc * c_prev),
+                      tanh_grad(g, dc * i), sigmoid_grad(o, dh * tanh_c))
                 dc = dc * f
-                dh = tf.matmul(dzs[t], recurrent_kernel, transpose_b=True)
-            dz = tf.stack(dzs)  # (T, batch, 4 units)
-            units = recurrent_kernel.shape[0]
+                if by_gate:
+                    for k in range(4):
+                        dzs[k][t] = dz[k]
+                    dh = tf.add_n([tf.matmul(dz[k], blocks_t[k]) for k in range(4)])
+                else:
+                    dzs[0][t] = tf.concat(dz, axis=-1)
+                    dh = tf.matmul(dzs[0][t], kernel_t)
+            if by_gate:
+                dz = tf.concat([tf.stack(per_step) for per_step in dzs], axis=-1)  # (T, batch, 4 units)
+            else:
+                dz = tf.stack(dzs[0])
             h_prev = tf.concat([h0[None], every_h[:-1]], axis=0)
             d_recurrent = tf.matmul(tf.reshape(h_prev, [-1, units]), tf.reshape(dz, [-1, 4 * units]),
                                     transpose_a=True)
@@ -364,3 +407,8 @@ faster than the fused kernel on long windows too (1.2x at 256 units, 1.4x at 512
 1024, Tx=100, 2 CPU cores; docs/performance.md), which pays for building the longer graph."""
 MAX_UNROLL_LARGE = 256
 """Longest window the ``"auto"`` choice unrolls for layers of ``LARGE_UNITS`` or more."""
+GATE_PRODUCT_UNITS = 128
+"""From this many units the written-out recurrence takes each step's product as four, one per
+gate (:func:`_recurrence_with_batched_gradient`): forward and backward at batch 32, Tx 30 on 2
+CPU cores, 5.6 against 6.7 ms at 128 units, 46 against 65 ms at 512 (one thread per op); at
+64 units the four smaller products cost more (3.5 against 2.8 ms)."""
