@@ -398,9 +398,11 @@ def loop_lstm(cell: keras.layers.LSTMCell, ids, h0, c0):
 
 IMPLEMENTATIONS: dict[str, Callable] = {"unrolled": unrolled_lstm, "fused": fused_lstm, "loop": loop_lstm}
 """The ways :class:`SequenceLSTM` can run; ``"auto"`` picks one per window length and backend."""
-MAX_UNROLL = 64
-"""Longest window the ``"auto"`` choice unrolls; longer ones use the fused kernel (an unrolled
-graph grows with the window: about 60 ms of graph building per step, once)."""
+MAX_UNROLL = 128
+"""Longest window the ``"auto"`` choice unrolls; longer ones use the fused kernel. An unrolled
+graph grows with the window (at Tx 100, n_a 64 the first epoch ends 2.7 s later than with the
+fused kernel, once) and then trains 1.6-1.9x faster (batch 256 and 32, 2 CPU cores,
+docs/performance.md); at Tx 256 the graph took 8 s more to build for 1.5x."""
 LARGE_UNITS = 256
 """From this many units the unrolled path, with its batched weight gradients, trains clearly
 faster than the fused kernel on long windows too (1.2x at 256 units, 1.4x at 512 and 3x at
