@@ -118,11 +118,14 @@ def make_strategy(kind: str, hardware: Hardware):
     raise JazzLSTMError(f"unknown strategy {kind!r}")
 
 
-THREADS_CROSSOVER_MACS = 30_000_000
+THREADS_CROSSOVER_MACS = 11_000_000
 """Multiply-adds per LSTM step (batch x 4 n_a x (V + n_a)) from which TensorFlow's own threads beat
-one thread per op on 2 CPU cores: ``benchmarks/bench_threads.py`` measured one thread 1.16x,
-1.14x, 1.08x and 1.05x the default at 1.3M, 3.7M, 11.5M and 10.5M, and 0.94x at 92M (and far
-less at n_a 512, batch 256); docs/performance.md."""
+one thread per op on 2 CPU cores. With one product per gate from 128 units (the four run side
+by side even with one thread per op), ``benchmarks/bench_grid.py`` measured one thread per op
+1.33x and 1.04x TensorFlow's threads at n_a 64, batch 32 (1.0M multiply-adds; Tx 30 and 100),
+1.07x and 1.09x at n_a 64, batch 256 (10.5M), and 0.93-0.96x at n_a 256, batch 32 (11.5M) in
+two of three runs, 0.94x at n_a 128, batch 256 (29M); above, TensorFlow's threads gain up to
+1.28x (n_a 512, batch 256); docs/performance.md."""
 VOCABULARY_GUESS = 100
 """Tokens assumed when the vocabulary is not read yet (music and characters run to a few hundred
 at most; the LSTM's own n_a x n_a term dominates where the choice matters)."""
