@@ -43,9 +43,10 @@ def test_the_grid_and_its_steps():
 def test_jazzlstm_follows_the_packages_thread_policy():
     # one thread per op below THREADS_CROSSOVER_MACS (batch x 4 n_a x (V + n_a)), TF's threads above
     assert grid.policy_one_thread(grid.Point(64, 256, 30))      # 10.5M
-    assert not grid.policy_one_thread(grid.Point(256, 32, 100))  # 11.5M
-    assert not grid.policy_one_thread(grid.Point(512, 32, 30))  # 39.8M
-    assert not grid.policy_one_thread(grid.Point(256, 256, 30))
+    assert grid.policy_one_thread(grid.Point(512, 32, 30))      # 39.8M
+    assert grid.policy_one_thread(grid.Point(256, 256, 100))    # 92.3M
+    assert not grid.policy_one_thread(grid.Point(1024, 32, 30))  # 147M
+    assert not grid.policy_one_thread(grid.Point(512, 256, 30))  # 319M
     assert grid.point_workers(grid.Point(64, 32, 30), ["jazzlstm", "jazzlstm_tf_threads"]) == {
         "jazzlstm": "jazzlstm_one_thread", "jazzlstm_tf_threads": "jazzlstm_tf_threads"}
     assert set(grid.point_workers(grid.Point(512, 256, 100), ["jazzlstm", "jazzlstm_tf_threads"]).values()) == {

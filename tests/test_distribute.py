@@ -174,9 +174,9 @@ def test_one_thread_per_op_only_below_the_measured_crossover():
 
     assert lstm_macs_per_step(32, 64, 96) == 32 * 4 * 64 * (96 + 64)
     assert one_thread_per_op(None) and one_thread_per_op(lstm_macs_per_step(32, 64))  # the course's size
-    assert one_thread_per_op(lstm_macs_per_step(32, 192)) and one_thread_per_op(lstm_macs_per_step(256, 64))
-    assert not one_thread_per_op(lstm_macs_per_step(32, 256))
-    assert not one_thread_per_op(lstm_macs_per_step(256, 256)) and not one_thread_per_op(lstm_macs_per_step(256, 512))
+    assert one_thread_per_op(lstm_macs_per_step(32, 512)) and one_thread_per_op(lstm_macs_per_step(256, 256))
+    assert not one_thread_per_op(lstm_macs_per_step(32, 1024))
+    assert not one_thread_per_op(lstm_macs_per_step(256, 512)) and not one_thread_per_op(10 ** 8)
 
 
 @pytest.mark.slow

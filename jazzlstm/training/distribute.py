@@ -118,14 +118,15 @@ def make_strategy(kind: str, hardware: Hardware):
     raise JazzLSTMError(f"unknown strategy {kind!r}")
 
 
-THREADS_CROSSOVER_MACS = 11_000_000
+THREADS_CROSSOVER_MACS = 100_000_000
 """Multiply-adds per LSTM step (batch x 4 n_a x (V + n_a)) from which TensorFlow's own threads beat
-one thread per op on 2 CPU cores. With one product per gate from 128 units (the four run side
-by side even with one thread per op), ``benchmarks/bench_grid.py`` measured one thread per op
-1.33x and 1.04x TensorFlow's threads at n_a 64, batch 32 (1.0M multiply-adds; Tx 30 and 100),
-1.07x and 1.09x at n_a 64, batch 256 (10.5M), and 0.93-0.96x at n_a 256, batch 32 (11.5M) in
-two of three runs, 0.94x at n_a 128, batch 256 (29M); above, TensorFlow's threads gain up to
-1.28x (n_a 512, batch 256); docs/performance.md."""
+one thread per op on 2 CPU cores. From 128 units each step takes one product per gate, and the
+four run side by side on the inter-op threads even with one thread per op, so one thread per op
+pays up to far larger models than before. ``benchmarks/bench_grid.py``, one thread per op over
+TensorFlow's threads (2026-12-01, two runs): 1.09-1.31x at n_a 64, batch 32 (1.0M), 1.00-1.09x at
+n_a 256, batch 32 (11.5M), 1.07-1.23x at n_a 512, batch 32 (39.8M), 1.05-1.14x at n_a 256,
+batch 256 (92M), 0.98x at n_a 768, batch 32 (85M); 0.83-1.03x at n_a 1,024, batch 32 (147M),
+0.93-1.09x at n_a 512, batch 256 (319M), 0.85-0.87x at n_a 1,024, batch 256; docs/performance.md."""
 VOCABULARY_GUESS = 100
 """Tokens assumed when the vocabulary is not read yet (music and characters run to a few hundred
 at most; the LSTM's own n_a x n_a term dominates where the choice matters)."""
